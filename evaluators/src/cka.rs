@@ -1,0 +1,126 @@
+//! Centered kernel alignment (Kornblith, Norouzi, Lee & Hinton 2019), biased and debiased.
+
+use ndarray::{Array2, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use crate::checks;
+use crate::error::{MetricError, Result};
+use crate::gram;
+
+/// The kernel whose Gram matrices CKA aligns.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CkaKernel {
+    /// k(a, b) = a·b.
+    Linear,
+    /// k(a, b) = exp(-|a - b|² / (2 σ²)) with σ² = threshold² × median squared distance
+    /// (Kornblith et al. 2019; the median over all n² pairs, diagonal included).
+    Rbf {
+        /// Bandwidth as a fraction of the median distance.
+        threshold: f64,
+    },
+}
+
+/// CKA options. The default is debiased linear CKA.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CkaOptions {
+    /// Kernel.
+    pub kernel: CkaKernel,
+    /// Use the unbiased (U-statistic) HSIC estimator of Song et al. (2012), as Kornblith et al.
+    /// recommend when features outnumber stimuli.
+    pub debiased: bool,
+}
+
+impl Default for CkaOptions {
+    fn default() -> Self {
+        Self {
+            kernel: CkaKernel::Linear,
+            debiased: true,
+        }
+    }
+}
+
+/// CKA between two `(stimuli, features)` representations of the same stimuli.
+pub fn cka(x: ArrayView2<f64>, y: ArrayView2<f64>, options: CkaOptions) -> Result<f64> {
+    let kx = kernel_gram(x, options.kernel, "x")?;
+    let ky = kernel_gram(y, options.kernel, "y")?;
+    checks::ensure_same_stimuli(kx.nrows(), ky.nrows())?;
+    cka_from_grams(kx, ky, options.debiased)
+}
+
+/// Validates a representation and returns its (uncentred) Gram matrix under `kernel`.
+pub(crate) fn kernel_gram(
+    x: ArrayView2<f64>,
+    kernel: CkaKernel,
+    what: &str,
+) -> Result<Array2<f64>> {
+    let (n, p) = x.dim();
+    checks::ensure_min_stimuli(n, 4, what)?;
+    checks::ensure_has_features(p, what)?;
+    checks::ensure_finite_2d(x, what)?;
+    match kernel {
+        CkaKernel::Linear => Ok(gram::gram(gram::center_columns(x).view())),
+        CkaKernel::Rbf { threshold } => {
+            if threshold.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+                return Err(MetricError::InvalidOption(format!(
+                    "RBF threshold must be > 0, got {threshold}"
+                )));
+            }
+            let sq_dist = squared_distances(&gram::gram(x));
+            rbf_from_squared_distances(sq_dist, threshold, what)
+        }
+    }
+}
+
+pub(crate) fn squared_distances(k: &Array2<f64>) -> Array2<f64> {
+    let n = k.nrows();
+    Array2::from_shape_fn((n, n), |(i, j)| {
+        (k[[i, i]] + k[[j, j]] - 2.0 * k[[i, j]]).max(0.0)
+    })
+}
+
+/// RBF Gram matrix from squared distances, bandwidth from their median.
+pub(crate) fn rbf_from_squared_distances(
+    mut d: Array2<f64>,
+    threshold: f64,
+    what: &str,
+) -> Result<Array2<f64>> {
+    let median = crate::stats::median(d.as_slice().expect("standard layout")).unwrap_or(0.0);
+    if median <= 0.0 {
+        return Err(MetricError::ZeroVariance {
+            what: format!("{what} (median pairwise distance is 0)"),
+            consequence: "the RBF bandwidth is undefined".into(),
+        });
+    }
+    let scale = 2.0 * threshold * threshold * median;
+    d.mapv_inplace(|s| (-s / scale).exp());
+    Ok(d)
+}
+
+/// CKA from two uncentred Gram matrices over the same stimuli.
+pub(crate) fn cka_from_grams(
+    mut kx: Array2<f64>,
+    mut ky: Array2<f64>,
+    debiased: bool,
+) -> Result<f64> {
+    for k in [&mut kx, &mut ky] {
+        if debiased {
+            gram::center_gram_unbiased(k);
+        } else {
+            gram::double_center(k);
+        }
+    }
+    let hsic_xy: f64 = kx.iter().zip(ky.iter()).map(|(a, b)| a * b).sum();
+    let hsic_xx: f64 = kx.iter().map(|a| a * a).sum();
+    let hsic_yy: f64 = ky.iter().map(|a| a * a).sum();
+    for (h, what) in [(hsic_xx, "x"), (hsic_yy, "y")] {
+        if h <= 0.0 {
+            return Err(MetricError::ZeroVariance {
+                what: what.into(),
+                consequence: "its CKA is undefined (all stimuli are represented identically)"
+                    .into(),
+            });
+        }
+    }
+    Ok(hsic_xy / (hsic_xx * hsic_yy).sqrt())
+}

@@ -1,0 +1,274 @@
+//! Linear predictivity: how well a regression from model features predicts each neuroid on
+//! held-out stimuli (Brain-Score's `CrossRegressedCorrelation`): per split, Pearson r per
+//! neuroid between prediction and response, median over neuroids; mean and SEM over splits.
+
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::checks;
+use crate::error::{MetricError, Result};
+use crate::gram;
+use crate::pls::pls_dual_coefficients;
+use crate::ridge::{self, RidgeCvCriterion};
+use crate::splits::{CrossValidation, Split, shuffle_splits};
+use crate::stats;
+
+/// The regression mapping model features to neuroids.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Regression {
+    /// PLS2 with this many components, unscaled (Brain-Score: 25).
+    Pls {
+        /// Number of latent components.
+        n_components: usize,
+    },
+    /// Ridge with a fixed penalty and an unpenalised intercept.
+    Ridge {
+        /// The penalty α.
+        alpha: f64,
+    },
+    /// Ridge with the penalty chosen on the training stimuli of each split.
+    RidgeCv {
+        /// Candidate penalties.
+        alphas: Vec<f64>,
+        /// Leave-one-out or GCV.
+        criterion: RidgeCvCriterion,
+        /// One penalty per neuroid instead of one for all.
+        per_target: bool,
+    },
+}
+
+impl Default for Regression {
+    fn default() -> Self {
+        Regression::Pls { n_components: 25 }
+    }
+}
+
+impl Regression {
+    /// Short name for reports: `pls`, `ridge`, `ridge_cv`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Regression::Pls { .. } => "pls",
+            Regression::Ridge { .. } => "ridge",
+            Regression::RidgeCv { .. } => "ridge_cv",
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        match self {
+            Regression::Pls { n_components: 0 } => Err(MetricError::InvalidOption(
+                "PLS needs at least one component".into(),
+            )),
+            Regression::Pls { .. } => Ok(()),
+            Regression::Ridge { alpha } => ridge::ensure_positive_alphas(&[*alpha]),
+            Regression::RidgeCv { alphas, .. } => ridge::ensure_positive_alphas(alphas),
+        }
+    }
+}
+
+/// Cross-validated predictivity of a set of neuroids.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictivityScore {
+    /// Mean over splits of the per-split median Pearson r.
+    pub score: f64,
+    /// Standard error of the mean over splits.
+    pub sem: f64,
+    /// Median Pearson r over neuroids, per split.
+    pub per_split: Vec<f64>,
+    /// Mean r over splits for each neuroid (`None`: excluded or never defined).
+    pub per_neuroid: Vec<Option<f64>>,
+    /// Neuroids scored.
+    pub n_neuroids_scored: usize,
+    /// Neuroids excluded because their responses do not vary over stimuli.
+    pub excluded_zero_variance: Vec<usize>,
+    /// Neuroid-split pairs whose r was undefined (constant over the test stimuli) and left out.
+    pub undefined_correlations: usize,
+    /// Stimuli.
+    pub n_stimuli: usize,
+    /// PLS components actually extracted, per split (PLS only).
+    pub components_per_split: Option<Vec<usize>>,
+    /// Penalty chosen per split (ridge-CV only; the first neuroid's when chosen per neuroid).
+    pub alpha_per_split: Option<Vec<f64>>,
+}
+
+/// Scores a `(stimuli, features)` representation against `(stimuli, neuroids)` responses over
+/// seeded (optionally label-stratified) shuffle splits.
+pub fn cross_validated_predictivity(
+    x: ArrayView2<f64>,
+    y: ArrayView2<f64>,
+    labels: Option<&[i64]>,
+    regression: &Regression,
+    cv: &CrossValidation,
+) -> Result<PredictivityScore> {
+    let splits = shuffle_splits(x.nrows(), labels, cv)?;
+    predictivity_on_splits(x, y, regression, &splits)
+}
+
+/// As [`cross_validated_predictivity`] on given splits.
+pub fn predictivity_on_splits(
+    x: ArrayView2<f64>,
+    y: ArrayView2<f64>,
+    regression: &Regression,
+    splits: &[Split],
+) -> Result<PredictivityScore> {
+    let prepared = Prepared::new(x, y, regression)?;
+    let n_neuroids = y.ncols();
+    let mut per_split = Vec::with_capacity(splits.len());
+    let mut r_sums = vec![(0.0, 0usize); n_neuroids];
+    let mut undefined = 0;
+    let mut components = vec![];
+    let mut alphas = vec![];
+    for (s, split) in splits.iter().enumerate() {
+        let fit = prepared.fit_predict(split, regression)?;
+        components.extend(fit.components);
+        alphas.extend(fit.alpha);
+        let mut rs = Vec::with_capacity(prepared.kept.len());
+        let actual = y.select(Axis(0), &split.test);
+        for (k, &neuroid) in prepared.kept.iter().enumerate() {
+            match stats::pearson(fit.predictions.column(k), actual.column(neuroid)) {
+                Some(r) => {
+                    rs.push(r);
+                    r_sums[neuroid].0 += r;
+                    r_sums[neuroid].1 += 1;
+                }
+                None => undefined += 1,
+            }
+        }
+        per_split.push(stats::median(&rs).ok_or_else(|| MetricError::ZeroVariance {
+            what: format!("every neuroid or prediction in test split {s}"),
+            consequence: "no correlation is defined".into(),
+        })?);
+    }
+    let (score, sem) = stats::mean_and_sem(&per_split);
+    Ok(PredictivityScore {
+        score,
+        sem,
+        per_split,
+        per_neuroid: r_sums
+            .iter()
+            .map(|&(s, c)| (c > 0).then(|| s / c as f64))
+            .collect(),
+        n_neuroids_scored: prepared.kept.len(),
+        excluded_zero_variance: prepared.excluded,
+        undefined_correlations: undefined,
+        n_stimuli: x.nrows(),
+        components_per_split: matches!(regression, Regression::Pls { .. }).then_some(components),
+        alpha_per_split: matches!(regression, Regression::RidgeCv { .. }).then_some(alphas),
+    })
+}
+
+/// Fits on `train` and predicts the responses of `test` stimuli (rows in `test` order, all
+/// neuroids; a zero-variance neuroid is predicted as its constant).
+pub fn predict_held_out(
+    x: ArrayView2<f64>,
+    y: ArrayView2<f64>,
+    regression: &Regression,
+    split: &Split,
+) -> Result<Array2<f64>> {
+    let prepared = Prepared::new(x, y, regression)?;
+    let fit = prepared.fit_predict(split, regression)?;
+    let mut out = Array2::zeros((split.test.len(), y.ncols()));
+    for j in &prepared.excluded {
+        out.column_mut(*j).fill(y[[0, *j]]);
+    }
+    for (k, &j) in prepared.kept.iter().enumerate() {
+        out.column_mut(j).assign(&fit.predictions.column(k));
+    }
+    Ok(out)
+}
+
+/// Inputs validated once, and the Gram matrix shared by all splits.
+struct Prepared<'a> {
+    gram: Array2<f64>,
+    y: ArrayView2<'a, f64>,
+    kept: Vec<usize>,
+    excluded: Vec<usize>,
+}
+
+struct SplitFit {
+    predictions: Array2<f64>,
+    components: Option<usize>,
+    alpha: Option<f64>,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(x: ArrayView2<f64>, y: ArrayView2<'a, f64>, regression: &Regression) -> Result<Self> {
+        regression.validate()?;
+        checks::ensure_same_stimuli(x.nrows(), y.nrows())?;
+        checks::ensure_has_features(x.ncols(), "x")?;
+        checks::ensure_has_features(y.ncols(), "y")?;
+        checks::ensure_finite_2d(x, "x")?;
+        checks::ensure_finite_2d(y, "y")?;
+        let (kept, excluded): (Vec<usize>, Vec<usize>) = (0..y.ncols()).partition(|&j| {
+            let col = y.column(j);
+            col.iter().any(|&v| v != col[0])
+        });
+        if kept.is_empty() {
+            return Err(MetricError::ZeroVariance {
+                what: "every neuroid of y".into(),
+                consequence: "there is nothing to predict".into(),
+            });
+        }
+        // Centring by the global mean first keeps the later train-mean centring well conditioned.
+        Ok(Self {
+            gram: gram::gram(gram::center_columns(x).view()),
+            y,
+            kept,
+            excluded,
+        })
+    }
+
+    fn fit_predict(&self, split: &Split, regression: &Regression) -> Result<SplitFit> {
+        let n = self.gram.nrows();
+        if let Some(&bad) = split.train.iter().chain(&split.test).find(|&&i| i >= n) {
+            return Err(MetricError::ShapeMismatch(format!(
+                "split index {bad} is out of range for {n} stimuli"
+            )));
+        }
+        let (train, test) = (&split.train, &split.test);
+        let mut k_train = gram::select(&self.gram, train, train);
+        let k_test_raw = gram::select(&self.gram, test, train);
+        let col_means = k_train.mean_axis(Axis(0)).expect("train non-empty");
+        let grand = col_means.mean().expect("train non-empty");
+        let test_row_means = k_test_raw.mean_axis(Axis(1)).expect("train non-empty");
+        let k_test = Array2::from_shape_fn(k_test_raw.dim(), |(i, j)| {
+            k_test_raw[[i, j]] - test_row_means[i] - col_means[j] + grand
+        });
+        gram::double_center(&mut k_train);
+
+        let y_train = self.y.select(Axis(0), train).select(Axis(1), &self.kept);
+        let y_mean: Array1<f64> = y_train.mean_axis(Axis(0)).expect("train non-empty");
+        let y_centred = &y_train - &y_mean.view().insert_axis(Axis(0));
+        let (dual, components, alpha) = match regression {
+            Regression::Pls { n_components } => {
+                let (dual, c) = pls_dual_coefficients(&k_train, y_centred.view(), *n_components)?;
+                (dual, Some(c), None)
+            }
+            Regression::Ridge { alpha } => (
+                ridge::ridge_dual_coefficients(&k_train, y_centred.view(), *alpha)?,
+                None,
+                None,
+            ),
+            Regression::RidgeCv {
+                alphas,
+                criterion,
+                per_target,
+            } => {
+                let (dual, chosen) = ridge::ridge_cv_dual_coefficients(
+                    &k_train,
+                    y_centred.view(),
+                    alphas,
+                    *criterion,
+                    *per_target,
+                )?;
+                (dual, None, chosen.first().copied())
+            }
+        };
+        let predictions = k_test.dot(&dual) + &y_mean.insert_axis(Axis(0));
+        Ok(SplitFit {
+            predictions,
+            components,
+            alpha,
+        })
+    }
+}

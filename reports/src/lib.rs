@@ -1,0 +1,3 @@
+//! Leaderboards, plots and comparison of score tables.
+//!
+//! Not implemented yet: see the `harness score` issue.
