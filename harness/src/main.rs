@@ -1,1 +1,28 @@
-fn main() {}
+//! `harness`: the cortexbench command line. Parses arguments and hands each subcommand to its
+//! module under `commands/`.
+
+mod commands;
+mod npy_input;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Score neural-network representations against primate visual cortex.
+#[derive(Parser)]
+#[command(name = "harness", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Score the similarity of two (stimuli x features) representations stored as .npy files.
+    Similarity(commands::similarity::SimilarityArgs),
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Similarity(args) => commands::similarity::run(&args),
+    }
+}

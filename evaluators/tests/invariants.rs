@@ -1,0 +1,378 @@
+//! Properties the metrics must have whatever the reference tools say, and the errors bad input
+//! must produce.
+
+use evaluators::predictivity::predictivity_on_splits;
+use evaluators::{
+    BootstrapOptions, CeilingNormalization, CkaKernel, CkaOptions, CompareMethod, CrossValidation,
+    MetricError, Rdm, RdmMethod, Regression, RidgeCvCriterion, Split, bootstrap_cka, bootstrap_rsa,
+    cka, compare_rdms, compute_rdm, cross_validated_predictivity, predict_held_out,
+    split_half_ceiling,
+};
+use ndarray::{Array2, Array3, Axis};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn random(rows: usize, cols: usize, seed: u64) -> Array2<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    Array2::from_shape_fn((rows, cols), |_| rng.random::<f64>() * 2.0 - 1.0)
+}
+
+/// Responses that are a fixed linear map of `x` plus noise of the given size.
+fn linear_responses(x: &Array2<f64>, neuroids: usize, noise: f64, seed: u64) -> Array2<f64> {
+    let w = random(x.ncols(), neuroids, seed);
+    x.dot(&w) + random(x.nrows(), neuroids, seed + 1) * noise
+}
+
+#[test]
+fn ridge_cv_leave_one_out_equals_brute_force_refits() {
+    let x = random(40, 60, 1);
+    let y = linear_responses(&x, 3, 2.0, 2);
+    let alphas = vec![0.01, 0.1, 1.0, 10.0, 100.0, 1000.0];
+    let train: Vec<usize> = (0..36).collect();
+    let test: Vec<usize> = (36..40).collect();
+    // Brute force: refit without each training stimulus, pool squared errors over targets.
+    let brute: Vec<f64> = alphas
+        .iter()
+        .map(|&alpha| {
+            let mut sse = 0.0;
+            for &left_out in &train {
+                let rest: Vec<usize> = train.iter().copied().filter(|&i| i != left_out).collect();
+                let split = Split {
+                    train: rest,
+                    test: vec![left_out],
+                };
+                let pred =
+                    predict_held_out(x.view(), y.view(), &Regression::Ridge { alpha }, &split)
+                        .unwrap();
+                sse += (&pred.row(0) - &y.row(left_out)).mapv(|d| d * d).sum();
+            }
+            sse
+        })
+        .collect();
+    let best = alphas[brute
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .unwrap()
+        .0];
+    assert!(
+        best > 0.01 && best < 1000.0,
+        "the grid should bracket the optimum, got {best}"
+    );
+    let cv = Regression::RidgeCv {
+        alphas: alphas.clone(),
+        criterion: RidgeCvCriterion::LeaveOneOut,
+        per_target: false,
+    };
+    let split = Split { train, test };
+    let score =
+        predictivity_on_splits(x.view(), y.view(), &cv, std::slice::from_ref(&split)).unwrap();
+    assert_eq!(score.alpha_per_split.unwrap()[0], best);
+    let via_cv = predict_held_out(x.view(), y.view(), &cv, &split).unwrap();
+    let direct = predict_held_out(
+        x.view(),
+        y.view(),
+        &Regression::Ridge { alpha: best },
+        &split,
+    )
+    .unwrap();
+    assert!((&via_cv - &direct).iter().all(|d| d.abs() < 1e-9));
+}
+
+#[test]
+fn predictivity_is_high_for_linear_responses_and_near_zero_for_unrelated_ones() {
+    let x = random(200, 50, 3);
+    let related = linear_responses(&x, 10, 0.5, 4);
+    let unrelated = random(200, 10, 5);
+    let cv = CrossValidation::default();
+    for regression in [
+        Regression::Pls { n_components: 25 },
+        Regression::RidgeCv {
+            alphas: evaluators::default_alpha_grid(),
+            criterion: RidgeCvCriterion::Gcv,
+            per_target: true,
+        },
+    ] {
+        let good =
+            cross_validated_predictivity(x.view(), related.view(), None, &regression, &cv).unwrap();
+        let bad = cross_validated_predictivity(x.view(), unrelated.view(), None, &regression, &cv)
+            .unwrap();
+        assert!(good.score > 0.9, "{}: {}", regression.name(), good.score);
+        assert!(
+            bad.score.abs() < 0.25,
+            "{}: {}",
+            regression.name(),
+            bad.score
+        );
+        assert_eq!(good.per_split.len(), 10);
+        assert!(good.sem > 0.0 && good.sem < 0.05);
+    }
+}
+
+#[test]
+fn pls_stops_when_x_is_exhausted() {
+    // Rank-3 features: at most 3 components exist; responses are exactly linear in them.
+    let basis = random(60, 3, 6);
+    let x = basis.dot(&random(3, 20, 7));
+    let y = basis.dot(&random(3, 4, 8));
+    let score = cross_validated_predictivity(
+        x.view(),
+        y.view(),
+        None,
+        &Regression::Pls { n_components: 25 },
+        &CrossValidation::default(),
+    )
+    .unwrap();
+    assert!(score.components_per_split.unwrap().iter().all(|&c| c <= 3));
+    assert!(score.score > 0.999_999, "{}", score.score);
+}
+
+#[test]
+fn zero_variance_neuroids_are_excluded_and_counted() {
+    let x = random(80, 30, 9);
+    let mut y = linear_responses(&x, 5, 0.3, 10);
+    y.column_mut(2).fill(4.0);
+    let score = cross_validated_predictivity(
+        x.view(),
+        y.view(),
+        None,
+        &Regression::Pls { n_components: 10 },
+        &CrossValidation::default(),
+    )
+    .unwrap();
+    assert_eq!(score.excluded_zero_variance, vec![2]);
+    assert_eq!(score.n_neuroids_scored, 4);
+    assert!(score.per_neuroid[2].is_none());
+    assert!(score.score.is_finite() && score.score > 0.8);
+}
+
+#[test]
+fn non_finite_inputs_are_errors_naming_the_position() {
+    let mut x = random(30, 5, 11);
+    x[[4, 2]] = f64::NAN;
+    let y = random(30, 3, 12);
+    match cross_validated_predictivity(
+        x.view(),
+        y.view(),
+        None,
+        &Regression::default(),
+        &CrossValidation::default(),
+    ) {
+        Err(MetricError::NonFinite { what, index, .. }) => {
+            assert_eq!(what, "x");
+            assert_eq!(index, vec![4, 2]);
+        }
+        other => panic!("expected NonFinite, got {other:?}"),
+    }
+    let err = cka(x.view(), y.view(), CkaOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("non-finite"), "{err}");
+    x[[4, 2]] = f64::INFINITY;
+    assert!(matches!(
+        compute_rdm(x.view(), RdmMethod::Euclidean),
+        Err(MetricError::NonFinite { .. })
+    ));
+}
+
+#[test]
+fn mismatched_and_tiny_inputs_are_errors() {
+    let (x, y) = (random(30, 5, 13), random(29, 3, 14));
+    assert!(matches!(
+        cka(x.view(), y.view(), CkaOptions::default()),
+        Err(MetricError::ShapeMismatch(_))
+    ));
+    assert!(matches!(
+        cross_validated_predictivity(
+            x.view(),
+            y.view(),
+            None,
+            &Regression::default(),
+            &CrossValidation::default()
+        ),
+        Err(MetricError::ShapeMismatch(_))
+    ));
+    let tiny = random(2, 5, 15);
+    assert!(matches!(
+        compute_rdm(tiny.view(), RdmMethod::Correlation),
+        Err(MetricError::TooFewStimuli { .. })
+    ));
+    let small = random(12, 5, 16);
+    assert!(matches!(
+        cross_validated_predictivity(
+            small.view(),
+            small.view(),
+            None,
+            &Regression::default(),
+            &CrossValidation::default()
+        ),
+        Err(MetricError::TooFewStimuli { .. })
+    ));
+    let labels = vec![0i64; 29];
+    assert!(matches!(
+        cross_validated_predictivity(
+            x.view(),
+            x.view(),
+            Some(&labels),
+            &Regression::default(),
+            &CrossValidation::default()
+        ),
+        Err(MetricError::ShapeMismatch(_))
+    ));
+}
+
+#[test]
+fn constant_pattern_makes_correlation_rdm_an_error() {
+    let mut x = random(10, 6, 17);
+    x.row_mut(3).fill(0.5);
+    let err = compute_rdm(x.view(), RdmMethod::Correlation).unwrap_err();
+    assert!(matches!(err, MetricError::ZeroVariance { .. }));
+    assert!(err.to_string().contains("stimulus 3"), "{err}");
+    // Euclidean distance is still defined.
+    assert!(compute_rdm(x.view(), RdmMethod::Euclidean).is_ok());
+}
+
+#[test]
+fn cosine_rdm_of_row_centred_data_is_the_correlation_rdm() {
+    let x = random(25, 12, 18);
+    let centred = &x - &x.mean_axis(Axis(1)).unwrap().insert_axis(Axis(1));
+    let cos = compute_rdm(centred.view(), RdmMethod::Cosine).unwrap();
+    let corr = compute_rdm(x.view(), RdmMethod::Correlation).unwrap();
+    assert!(
+        (&cos.condensed() - &corr.condensed())
+            .iter()
+            .all(|d| d.abs() < 1e-12)
+    );
+}
+
+#[test]
+fn rdm_square_form_round_trips_and_rejects_asymmetry() {
+    let rdm = compute_rdm(random(7, 4, 19).view(), RdmMethod::Correlation).unwrap();
+    let square = rdm.to_square();
+    assert_eq!(Rdm::from_square(square.view()).unwrap(), rdm);
+    let mut bad = square.clone();
+    bad[[1, 4]] += 0.1;
+    assert!(Rdm::from_square(bad.view()).is_err());
+    let picked = rdm.select(&[5, 1, 3]).unwrap();
+    assert_eq!(picked.condensed()[0], square[[5, 1]]);
+    assert_eq!(picked.condensed()[2], square[[1, 3]]);
+}
+
+#[test]
+fn cka_is_one_for_identical_rotated_or_scaled_representations() {
+    let x = random(50, 8, 20);
+    // An orthogonal matrix from a QR factorisation.
+    let (q, _) = ndarray_linalg::QR::qr(&random(8, 8, 21)).unwrap();
+    let rotated = x.dot(&q) * 3.0;
+    for debiased in [false, true] {
+        let opts = CkaOptions {
+            kernel: CkaKernel::Linear,
+            debiased,
+        };
+        assert!((cka(x.view(), rotated.view(), opts).unwrap() - 1.0).abs() < 1e-10);
+    }
+    let rbf = CkaOptions {
+        kernel: CkaKernel::Rbf { threshold: 1.0 },
+        debiased: false,
+    };
+    assert!((cka(x.view(), x.view(), rbf).unwrap() - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn bootstrap_intervals_are_seeded_and_bracket_the_estimate() {
+    let x = random(40, 10, 22);
+    let y = linear_responses(&x, 6, 1.0, 23);
+    let (rx, ry) = (
+        compute_rdm(x.view(), RdmMethod::Correlation).unwrap(),
+        compute_rdm(y.view(), RdmMethod::Correlation).unwrap(),
+    );
+    let opts = BootstrapOptions {
+        n_resamples: 200,
+        confidence: 0.95,
+        seed: 5,
+    };
+    let point = compare_rdms(&rx, &ry, CompareMethod::Spearman).unwrap();
+    let ci = bootstrap_rsa(&rx, &ry, CompareMethod::Spearman, opts).unwrap();
+    assert!(ci.low < point && point < ci.high, "{ci:?} vs {point}");
+    assert_eq!(
+        ci,
+        bootstrap_rsa(&rx, &ry, CompareMethod::Spearman, opts).unwrap()
+    );
+    let other = bootstrap_rsa(
+        &rx,
+        &ry,
+        CompareMethod::Spearman,
+        BootstrapOptions { seed: 6, ..opts },
+    )
+    .unwrap();
+    assert_ne!(ci, other);
+
+    let cka_point = cka(x.view(), y.view(), CkaOptions::default()).unwrap();
+    let cka_ci = bootstrap_cka(x.view(), y.view(), CkaOptions::default(), opts).unwrap();
+    assert!(
+        cka_ci.low < cka_point && cka_point < cka_ci.high,
+        "{cka_ci:?} vs {cka_point}"
+    );
+    assert!(cka_ci.std_error > 0.0);
+}
+
+#[test]
+fn split_half_ceiling_handles_missing_repetitions_and_reflects_noise() {
+    let signal = random(100, 8, 24);
+    let mut rng = ChaCha8Rng::seed_from_u64(25);
+    let make = |noise: f64, rng: &mut ChaCha8Rng| {
+        Array3::from_shape_fn((100, 8, 10), |(s, n, _)| {
+            signal[[s, n]] + noise * (rng.random::<f64>() - 0.5)
+        })
+    };
+    let clean = make(0.2, &mut rng);
+    let mut noisy = make(3.0, &mut rng);
+    // Stimuli with fewer repetitions, NaN-padded as in the Cowley raw responses.
+    for s in 0..30 {
+        for r in 6..10 {
+            noisy[[s, 0, r]] = f64::NAN;
+        }
+    }
+    let high = split_half_ceiling(clean.view(), 10, 1).unwrap();
+    let low = split_half_ceiling(noisy.view(), 10, 1).unwrap();
+    assert!(high.ceiling > 0.95, "{}", high.ceiling);
+    assert!(
+        low.ceiling < high.ceiling && low.ceiling > 0.0,
+        "{}",
+        low.ceiling
+    );
+    assert_eq!(high, split_half_ceiling(clean.view(), 10, 1).unwrap());
+}
+
+#[test]
+fn ceiling_normalisations_follow_their_formulas() {
+    let n = CeilingNormalization::RawOverCeiling
+        .apply(0.4, 0.8)
+        .unwrap();
+    assert_eq!(n.normalized, 0.5);
+    assert!(
+        (CeilingNormalization::SquaredRatio
+            .apply(0.4, 0.8)
+            .unwrap()
+            .normalized
+            - 0.25)
+            .abs()
+            < 1e-15
+    );
+    assert!(
+        (CeilingNormalization::SquaredRawOverCeiling
+            .apply(0.4, 0.8)
+            .unwrap()
+            .normalized
+            - 0.2)
+            .abs()
+            < 1e-15
+    );
+    assert!(
+        CeilingNormalization::RawOverCeiling
+            .apply(0.4, 0.0)
+            .is_err()
+    );
+    assert_eq!(
+        serde_json::to_string(&CeilingNormalization::SquaredRawOverCeiling).unwrap(),
+        "\"raw^2/ceiling\""
+    );
+}

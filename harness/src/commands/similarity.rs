@@ -1,0 +1,388 @@
+//! `harness similarity`: score two `(stimuli, features)` representations with one metric.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use evaluators::predictivity::predictivity_on_splits;
+use evaluators::{
+    BootstrapOptions, CeilingNormalization, CkaKernel, CkaOptions, CompareMethod,
+    ConfidenceInterval, CrossValidation, RdmMethod, Regression, RidgeCvCriterion, Split,
+};
+use ndarray::{Array2, Array3, Ix2, Ix3};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::npy_input;
+
+/// The metric to score with.
+#[derive(Clone, Copy, Debug, ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Representational similarity analysis: RDM of x vs RDM of y.
+    Rsa,
+    /// Centered kernel alignment.
+    Cka,
+    /// Cross-validated PLS regression from x to y, Pearson r per column of y.
+    Pls,
+    /// Cross-validated ridge regression from x to y, Pearson r per column of y.
+    Ridge,
+}
+
+impl Metric {
+    fn name(self) -> &'static str {
+        match self {
+            Metric::Rsa => "rsa",
+            Metric::Cka => "cka",
+            Metric::Pls => "pls",
+            Metric::Ridge => "ridge",
+        }
+    }
+}
+
+/// Output format.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+/// Arguments of `harness similarity`.
+#[derive(Args, Debug)]
+pub struct SimilarityArgs {
+    /// Metric.
+    #[arg(long, value_enum)]
+    metric: Metric,
+    /// Model representation: .npy, float32/float64, (stimuli, features).
+    #[arg(long)]
+    x: PathBuf,
+    /// Second representation or neural responses: .npy, (stimuli, features or neuroids).
+    #[arg(long)]
+    y: PathBuf,
+    /// Integer label per stimulus (.npy): PLS/ridge splits are stratified by it.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Seed for splits and bootstrap resampling.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+
+    /// RSA: dissimilarity measure (correlation, euclidean, cosine).
+    #[arg(long, default_value = "correlation", value_parser = serde_name::<RdmMethod>)]
+    rdm: RdmMethod,
+    /// RSA: RDM comparison (spearman, pearson, tau-a, cosine, rho-a).
+    #[arg(long, default_value = "spearman", value_parser = serde_name::<CompareMethod>)]
+    compare: CompareMethod,
+
+    /// CKA: kernel (linear or rbf).
+    #[arg(long, default_value = "linear", value_parser = ["linear", "rbf"])]
+    kernel: String,
+    /// CKA: RBF bandwidth as a fraction of the median distance.
+    #[arg(long, default_value_t = 0.5)]
+    threshold: f64,
+    /// CKA: use the biased HSIC estimator instead of the default debiased one.
+    #[arg(long)]
+    biased: bool,
+
+    /// RSA/CKA: bootstrap resamples over stimuli for a confidence interval (0: none).
+    #[arg(long, default_value_t = 0)]
+    bootstrap: usize,
+    /// RSA/CKA: coverage of the bootstrap interval.
+    #[arg(long, default_value_t = 0.95)]
+    confidence: f64,
+
+    /// PLS: number of components.
+    #[arg(long, default_value_t = 25)]
+    components: usize,
+    /// Ridge: fixed penalty; without it the penalty is chosen per split by cross-validation.
+    #[arg(long)]
+    alpha: Option<f64>,
+    /// Ridge-CV: comma-separated penalty grid (default 1e-3 … 1e8, half-decade steps).
+    #[arg(long, value_delimiter = ',')]
+    alphas: Option<Vec<f64>>,
+    /// Ridge-CV: selection criterion (leave_one_out or gcv).
+    #[arg(long, default_value = "leave_one_out", value_parser = serde_name::<RidgeCvCriterion>)]
+    cv_criterion: RidgeCvCriterion,
+    /// Ridge-CV: choose the penalty separately for each neuroid.
+    #[arg(long)]
+    per_target: bool,
+    /// PLS/ridge: number of random train/test splits.
+    #[arg(long, default_value_t = 10)]
+    splits: usize,
+    /// PLS/ridge: fraction of stimuli held out per split.
+    #[arg(long, default_value_t = 0.1)]
+    test_fraction: f64,
+    /// PLS/ridge: score one fixed split given as .npy indices (with --test-idx) instead.
+    #[arg(long, requires = "test_idx")]
+    train_idx: Option<PathBuf>,
+    /// PLS/ridge: held-out indices of the fixed split.
+    #[arg(long, requires = "train_idx")]
+    test_idx: Option<PathBuf>,
+
+    /// PLS/ridge: repeated responses (.npy, stimuli x neuroids x repetitions, NaN for missing
+    /// repetitions) for a split-half ceiling and a ceiling-normalised score.
+    #[arg(long)]
+    repetitions: Option<PathBuf>,
+    /// Ceiling normalisation: raw/ceiling, (raw/ceiling)^2 or raw^2/ceiling.
+    #[arg(long, default_value = "raw/ceiling", value_parser = serde_name::<CeilingNormalization>)]
+    normalization: CeilingNormalization,
+    /// Number of random halvings for the split-half ceiling.
+    #[arg(long, default_value_t = 10)]
+    ceiling_splits: usize,
+}
+
+/// Parses a value by the serde name its type uses in configs and reports.
+fn serde_name<T: DeserializeOwned>(s: &str) -> Result<T, String> {
+    serde_json::from_value(Value::String(s.to_string())).map_err(|_| format!("unknown value '{s}'"))
+}
+
+/// What `similarity` prints (as JSON, or as text lines).
+#[derive(Serialize)]
+struct SimilarityReport {
+    metric: Metric,
+    x: String,
+    y: String,
+    n_stimuli: usize,
+    options: Value,
+    score: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sem: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    per_split: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confidence_interval: Option<ConfidenceInterval>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ceiling: Option<CeilingReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<Value>,
+}
+
+#[derive(Serialize)]
+struct CeilingReport {
+    method: &'static str,
+    value: f64,
+    sem: f64,
+    n_splits: usize,
+    normalization: CeilingNormalization,
+    normalized_score: f64,
+}
+
+/// Runs the command and prints the report.
+pub fn run(args: &SimilarityArgs) -> Result<()> {
+    let report = score(args).with_context(|| {
+        format!(
+            "scoring {} (x) against {} (y) with {}",
+            args.x.display(),
+            args.y.display(),
+            args.metric.name()
+        )
+    })?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Text => print_text(&report),
+    }
+    Ok(())
+}
+
+fn score(args: &SimilarityArgs) -> Result<SimilarityReport> {
+    let x: Array2<f64> = npy_input::read_float::<Ix2>(&args.x, "x", false)?;
+    let y: Array2<f64> = npy_input::read_float::<Ix2>(&args.y, "y", false)?;
+    if x.nrows() != y.nrows() {
+        bail!(
+            "{} has {} stimuli (rows) but {} has {}; both must list the same stimuli in the same order",
+            args.x.display(),
+            x.nrows(),
+            args.y.display(),
+            y.nrows()
+        );
+    }
+    let mut report = SimilarityReport {
+        metric: args.metric,
+        x: args.x.display().to_string(),
+        y: args.y.display().to_string(),
+        n_stimuli: x.nrows(),
+        options: Value::Null,
+        score: f64::NAN,
+        sem: None,
+        per_split: None,
+        confidence_interval: None,
+        ceiling: None,
+        details: None,
+    };
+    let bootstrap = (args.bootstrap > 0).then_some(BootstrapOptions {
+        n_resamples: args.bootstrap,
+        confidence: args.confidence,
+        seed: args.seed,
+    });
+    match args.metric {
+        Metric::Rsa => {
+            let rx = evaluators::compute_rdm(x.view(), args.rdm)?;
+            let ry = evaluators::compute_rdm(y.view(), args.rdm)?;
+            report.score = evaluators::compare_rdms(&rx, &ry, args.compare)?;
+            report.options = json!({ "rdm": args.rdm, "compare": args.compare });
+            if let Some(b) = bootstrap {
+                report.confidence_interval =
+                    Some(evaluators::bootstrap_rsa(&rx, &ry, args.compare, b)?);
+            }
+        }
+        Metric::Cka => {
+            let kernel = match args.kernel.as_str() {
+                "rbf" => CkaKernel::Rbf {
+                    threshold: args.threshold,
+                },
+                _ => CkaKernel::Linear,
+            };
+            let options = CkaOptions {
+                kernel,
+                debiased: !args.biased,
+            };
+            report.score = evaluators::cka(x.view(), y.view(), options)?;
+            report.options = serde_json::to_value(options)?;
+            if let Some(b) = bootstrap {
+                report.confidence_interval =
+                    Some(evaluators::bootstrap_cka(x.view(), y.view(), options, b)?);
+            }
+        }
+        Metric::Pls | Metric::Ridge => score_predictivity(args, &x, &y, &mut report)?,
+    }
+    Ok(report)
+}
+
+fn score_predictivity(
+    args: &SimilarityArgs,
+    x: &Array2<f64>,
+    y: &Array2<f64>,
+    report: &mut SimilarityReport,
+) -> Result<()> {
+    let regression = match (args.metric, args.alpha) {
+        (Metric::Pls, _) => Regression::Pls {
+            n_components: args.components,
+        },
+        (_, Some(alpha)) => Regression::Ridge { alpha },
+        (_, None) => Regression::RidgeCv {
+            alphas: args
+                .alphas
+                .clone()
+                .unwrap_or_else(evaluators::default_alpha_grid),
+            criterion: args.cv_criterion,
+            per_target: args.per_target,
+        },
+    };
+    let labels = args
+        .labels
+        .as_deref()
+        .map(npy_input::read_labels)
+        .transpose()?;
+    let cv = CrossValidation {
+        n_splits: args.splits,
+        test_fraction: args.test_fraction,
+        seed: args.seed,
+    };
+    let result = match (&args.train_idx, &args.test_idx) {
+        (Some(train), Some(test)) => {
+            let split = Split {
+                train: npy_input::read_indices(train)?,
+                test: npy_input::read_indices(test)?,
+            };
+            report.options =
+                json!({ "regression": regression, "split": { "train": train, "test": test } });
+            predictivity_on_splits(x.view(), y.view(), &regression, &[split])?
+        }
+        _ => {
+            report.options = json!({ "regression": regression, "cross_validation": cv, "stratified": labels.is_some() });
+            evaluators::cross_validated_predictivity(
+                x.view(),
+                y.view(),
+                labels.as_deref(),
+                &regression,
+                &cv,
+            )?
+        }
+    };
+    report.score = result.score;
+    report.sem = Some(result.sem);
+    report.per_split = Some(result.per_split.clone());
+    report.details = Some(json!({
+        "n_neuroids_scored": result.n_neuroids_scored,
+        "excluded_zero_variance_neuroids": result.excluded_zero_variance,
+        "undefined_correlations": result.undefined_correlations,
+        "components_per_split": result.components_per_split,
+        "alpha_per_split": result.alpha_per_split,
+    }));
+    if let Some(path) = &args.repetitions {
+        report.ceiling = Some(ceiling(path, y.nrows(), y.ncols(), args, result.score)?);
+    }
+    Ok(())
+}
+
+fn ceiling(
+    path: &Path,
+    n_stimuli: usize,
+    n_neuroids: usize,
+    args: &SimilarityArgs,
+    raw: f64,
+) -> Result<CeilingReport> {
+    let reps: Array3<f64> = npy_input::read_float::<Ix3>(path, "repetitions", true)?;
+    let (s, n, _) = reps.dim();
+    if (s, n) != (n_stimuli, n_neuroids) {
+        bail!(
+            "{}: repetitions are {s} stimuli x {n} neuroids, but y is {n_stimuli} x {n_neuroids}",
+            path.display()
+        );
+    }
+    let c = evaluators::split_half_ceiling(reps.view(), args.ceiling_splits, args.seed)
+        .with_context(|| format!("split-half ceiling of {}", path.display()))?;
+    let normalized = args.normalization.apply(raw, c.ceiling)?;
+    Ok(CeilingReport {
+        method: "split-half, Spearman-Brown corrected, median over neuroids",
+        value: c.ceiling,
+        sem: c.sem,
+        n_splits: c.per_split.len(),
+        normalization: args.normalization,
+        normalized_score: normalized.normalized,
+    })
+}
+
+fn print_text(r: &SimilarityReport) {
+    println!("metric      {}  {}", r.metric.name(), r.options);
+    println!("x           {}", r.x);
+    println!("y           {}", r.y);
+    println!("stimuli     {}", r.n_stimuli);
+    match (r.sem, &r.per_split) {
+        (Some(sem), Some(splits)) => {
+            println!(
+                "score       {:.6} ± {:.6} (mean ± SEM over {} splits)",
+                r.score,
+                sem,
+                splits.len()
+            )
+        }
+        _ => println!("score       {:.6}", r.score),
+    }
+    if let Some(ci) = &r.confidence_interval {
+        println!(
+            "{:.0}% CI      [{:.6}, {:.6}] ({} bootstrap resamples, seed {})",
+            100.0 * ci.options.confidence,
+            ci.low,
+            ci.high,
+            ci.options.n_resamples,
+            ci.options.seed
+        );
+    }
+    if let Some(c) = &r.ceiling {
+        println!(
+            "ceiling     {:.6} ± {:.6} ({}; {} splits)",
+            c.value, c.sem, c.method, c.n_splits
+        );
+        println!(
+            "normalised  {:.6} ({})",
+            c.normalized_score,
+            c.normalization.name()
+        );
+    }
+}

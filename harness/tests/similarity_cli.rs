@@ -1,0 +1,271 @@
+//! `harness similarity` from the command line, on the golden arrays and on bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ndarray::{Array1, Array2};
+use ndarray_npy::write_npy;
+use serde_json::Value;
+
+fn golden(name: &str) -> PathBuf {
+    let dir = std::env::var_os("CORTEXBENCH_GOLDEN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden"));
+    let path = dir.join("metrics").join(name);
+    assert!(
+        path.is_file(),
+        "{} missing (set CORTEXBENCH_GOLDEN)",
+        path.display()
+    );
+    path
+}
+
+fn golden_value(key: &str) -> f64 {
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(golden("golden.json")).unwrap()).unwrap();
+    json["values"][key].as_f64().unwrap()
+}
+
+fn harness(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("similarity")
+        .args(args)
+        .output()
+        .expect("harness runs")
+}
+
+fn json_score(args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    let out = harness(&all);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn rsa_and_cka_on_golden_arrays_match_reference_values() {
+    let (x, y) = (golden("X.npy"), golden("Y.npy"));
+    let rsa = json_score(&["--metric", "rsa", "--x", p(&x), "--y", p(&y)]);
+    assert_eq!(rsa["metric"], "rsa");
+    assert_eq!(rsa["options"]["compare"], "spearman");
+    assert!((rsa["score"].as_f64().unwrap() - golden_value("compare_spearman")).abs() < 1e-6);
+    let tau = json_score(&[
+        "--metric",
+        "rsa",
+        "--compare",
+        "tau-a",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+    ]);
+    assert!((tau["score"].as_f64().unwrap() - golden_value("compare_tau-a")).abs() < 1e-6);
+    let cka = json_score(&[
+        "--metric",
+        "cka",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--bootstrap",
+        "50",
+    ]);
+    assert!((cka["score"].as_f64().unwrap() - golden_value("cka_linear_debiased")).abs() < 1e-6);
+    let ci = &cka["confidence_interval"];
+    assert!(ci["low"].as_f64().unwrap() < ci["high"].as_f64().unwrap());
+    let rbf = json_score(&[
+        "--metric",
+        "cka",
+        "--kernel",
+        "rbf",
+        "--biased",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+    ]);
+    assert!((rbf["score"].as_f64().unwrap() - golden_value("cka_rbf_0.5")).abs() < 1e-6);
+}
+
+#[test]
+fn pls_and_ridge_on_the_golden_split_match_sklearn() {
+    let (x, y) = (golden("X.npy"), golden("Y.npy"));
+    let (train, test) = (golden("train_idx.npy"), golden("test_idx.npy"));
+    let split = ["--train-idx", p(&train), "--test-idx", p(&test)];
+    let mut pls_args = vec!["--metric", "pls", "--x", p(&x), "--y", p(&y)];
+    pls_args.extend(split);
+    let pls = json_score(&pls_args);
+    assert!((pls["score"].as_f64().unwrap() - golden_value("pls25_median_r")).abs() < 1e-6);
+    let mut ridge_args = vec![
+        "--metric",
+        "ridge",
+        "--alpha",
+        "1",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+    ];
+    ridge_args.extend(split);
+    let ridge = json_score(&ridge_args);
+    assert!((ridge["score"].as_f64().unwrap() - golden_value("ridge1_median_r")).abs() < 1e-6);
+}
+
+#[test]
+fn cross_validated_pls_reports_splits_ceiling_and_normalisation() {
+    let (x, y, labels, reps) = (
+        golden("X.npy"),
+        golden("Y.npy"),
+        golden("labels.npy"),
+        golden("R.npy"),
+    );
+    let out = json_score(&[
+        "--metric",
+        "pls",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--labels",
+        p(&labels),
+        "--repetitions",
+        p(&reps),
+        "--normalization",
+        "raw^2/ceiling",
+    ]);
+    let per_split = out["per_split"].as_array().unwrap();
+    assert_eq!(per_split.len(), 10);
+    let mean = per_split.iter().map(|v| v.as_f64().unwrap()).sum::<f64>() / 10.0;
+    assert!((out["score"].as_f64().unwrap() - mean).abs() < 1e-12);
+    assert_eq!(out["options"]["stratified"], true);
+    let ceiling = &out["ceiling"];
+    assert_eq!(ceiling["normalization"], "raw^2/ceiling");
+    let (raw, c) = (
+        out["score"].as_f64().unwrap(),
+        ceiling["value"].as_f64().unwrap(),
+    );
+    assert!((ceiling["normalized_score"].as_f64().unwrap() - raw * raw / c).abs() < 1e-12);
+    assert!(c > 0.9 && c < 1.0, "golden responses are reliable: {c}");
+    // Same seed, same numbers.
+    let again = json_score(&[
+        "--metric",
+        "pls",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--labels",
+        p(&labels),
+        "--repetitions",
+        p(&reps),
+        "--normalization",
+        "raw^2/ceiling",
+    ]);
+    assert_eq!(out, again);
+}
+
+#[test]
+fn ridge_cv_reports_chosen_penalties() {
+    let (x, y) = (golden("X.npy"), golden("Y.npy"));
+    let out = json_score(&[
+        "--metric",
+        "ridge",
+        "--alphas",
+        "0.1,1,10,100",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+    ]);
+    let alphas = out["details"]["alpha_per_split"].as_array().unwrap();
+    assert_eq!(alphas.len(), 10);
+    assert!(
+        alphas
+            .iter()
+            .all(|a| [0.1, 1.0, 10.0, 100.0].contains(&a.as_f64().unwrap()))
+    );
+}
+
+fn stderr_of(args: &[&str]) -> String {
+    let out = harness(args);
+    assert!(!out.status.success(), "expected failure for {args:?}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn bad_inputs_fail_with_messages_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let y = golden("Y.npy");
+    let nan = dir.path().join("nan.npy");
+    let mut data = Array2::<f64>::ones((60, 4));
+    data[[7, 1]] = f64::NAN;
+    write_npy(&nan, &data).unwrap();
+    let err = stderr_of(&["--metric", "rsa", "--x", p(&nan), "--y", p(&y)]);
+    assert!(
+        err.contains("nan.npy") && err.contains("NaN") && err.contains("(7, 1)"),
+        "{err}"
+    );
+
+    let short = dir.path().join("short.npy");
+    write_npy(&short, &Array2::<f32>::ones((59, 4))).unwrap();
+    let err = stderr_of(&["--metric", "cka", "--x", p(&short), "--y", p(&y)]);
+    assert!(
+        err.contains("short.npy") && err.contains("59 stimuli"),
+        "{err}"
+    );
+
+    let flat = dir.path().join("flat.npy");
+    write_npy(&flat, &Array1::<f64>::ones(60)).unwrap();
+    let err = stderr_of(&["--metric", "pls", "--x", p(&flat), "--y", p(&y)]);
+    assert!(
+        err.contains("flat.npy") && err.contains("2 dimensions"),
+        "{err}"
+    );
+
+    let ints = dir.path().join("ints.npy");
+    write_npy(&ints, &Array2::<i64>::ones((60, 3))).unwrap();
+    let err = stderr_of(&["--metric", "pls", "--x", p(&ints), "--y", p(&y)]);
+    assert!(
+        err.contains("ints.npy") && err.contains("float32 or float64"),
+        "{err}"
+    );
+
+    let missing = dir.path().join("missing.npy");
+    let err = stderr_of(&["--metric", "rsa", "--x", p(&missing), "--y", p(&y)]);
+    assert!(
+        err.contains("missing.npy") && err.contains("not found"),
+        "{err}"
+    );
+
+    let garbage = dir.path().join("garbage.npy");
+    std::fs::write(&garbage, b"not an npy file").unwrap();
+    let err = stderr_of(&["--metric", "rsa", "--x", p(&garbage), "--y", p(&y)]);
+    assert!(err.contains("garbage.npy"), "{err}");
+
+    let constant = dir.path().join("constant.npy");
+    write_npy(&constant, &Array2::<f64>::ones((60, 4))).unwrap();
+    let err = stderr_of(&["--metric", "rsa", "--x", p(&constant), "--y", p(&y)]);
+    assert!(
+        err.contains("constant.npy") && err.contains("zero variance"),
+        "{err}"
+    );
+}
+
+#[test]
+fn float32_inputs_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let x: Array2<f64> = ndarray_npy::read_npy(golden("X.npy")).unwrap();
+    let x32 = dir.path().join("x32.npy");
+    write_npy(&x32, &x.mapv(|v| v as f32)).unwrap();
+    let y = golden("Y.npy");
+    let out = json_score(&["--metric", "rsa", "--x", p(&x32), "--y", p(&y)]);
+    assert!((out["score"].as_f64().unwrap() - golden_value("compare_spearman")).abs() < 1e-4);
+}
