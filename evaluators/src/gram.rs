@@ -50,29 +50,31 @@ pub fn double_center(k: &mut Array2<f64>) {
     let n = k.nrows() as f64;
     let row_means = k.mean_axis(Axis(1)).expect("non-empty");
     let grand_mean = row_means.sum() / n;
-    let (rows, cols) = k.dim();
-    for i in 0..rows {
-        for j in 0..cols {
-            k[[i, j]] += grand_mean - row_means[i] - row_means[j];
-        }
-    }
+    subtract_outer_sum(k, &(row_means - grand_mean / 2.0));
 }
 
 /// Kornblith et al.'s unbiased centring: zero the diagonal, subtract the U-statistic means,
 /// zero the diagonal again. The Frobenius inner product of two such matrices is
 /// (n (n - 3)) × the unbiased HSIC estimator of Song et al. (2012).
 pub fn center_gram_unbiased(k: &mut Array2<f64>) {
-    let n = k.nrows();
+    let n = k.nrows() as f64;
     k.diag_mut().fill(0.0);
-    let mut means = k.sum_axis(Axis(0)) / (n as f64 - 2.0);
-    let correction = means.sum() / (2.0 * (n as f64 - 1.0));
+    let mut means = k.sum_axis(Axis(1)) / (n - 2.0);
+    let correction = means.sum() / (2.0 * (n - 1.0));
     means -= correction;
-    for i in 0..n {
-        for j in 0..n {
-            k[[i, j]] -= means[i] + means[j];
+    subtract_outer_sum(k, &means);
+    k.diag_mut().fill(0.0);
+}
+
+/// k[i, j] -= v[i] + v[j] for a square, symmetric-layout matrix.
+fn subtract_outer_sum(k: &mut Array2<f64>, v: &Array1<f64>) {
+    let v = v.as_slice().expect("fresh array");
+    for (mut row, vi) in k.rows_mut().into_iter().zip(v) {
+        let row = row.as_slice_mut().expect("standard layout");
+        for (x, vj) in row.iter_mut().zip(v) {
+            *x -= vi + vj;
         }
     }
-    k.diag_mut().fill(0.0);
 }
 
 /// Sub-Gram for the given rows and columns (indices may repeat, as in bootstrap samples).

@@ -26,6 +26,7 @@ pub mod compare;
 pub mod dimensionality;
 mod error;
 mod gram;
+mod linalg;
 pub mod noise_ceiling;
 mod pls;
 pub mod predictivity;

@@ -154,7 +154,7 @@ pub fn compute_rdm(x: ArrayView2<f64>, method: RdmMethod) -> Result<Rdm> {
     checks::ensure_finite_2d(x, "x")?;
     let square = match method {
         RdmMethod::Euclidean => {
-            let gram = x.dot(&x.t());
+            let gram = crate::gram::gram(x);
             let sq_norms = gram.diag().to_owned();
             let mut d = gram;
             d.indexed_iter_mut().for_each(|((i, j), v)| {
@@ -178,7 +178,7 @@ pub fn compute_rdm(x: ArrayView2<f64>, method: RdmMethod) -> Result<Rdm> {
                 }
                 row /= norm;
             }
-            let mut d = z.dot(&z.t());
+            let mut d = crate::gram::gram(z.view());
             d.mapv_inplace(|s| 1.0 - s);
             d
         }

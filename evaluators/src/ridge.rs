@@ -9,7 +9,7 @@
 //! (yᵢ - ŷᵢ) / (1 - Hᵢᵢ) exactly (GCV replaces Hᵢᵢ by the mean of the diagonal).
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
-use ndarray_linalg::{Cholesky, Eigh, UPLO};
+use ndarray_linalg::{Cholesky, UPLO};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{MetricError, Result};
@@ -80,9 +80,7 @@ pub(crate) fn ridge_cv_dual_coefficients(
 ) -> Result<(Array2<f64>, Vec<f64>)> {
     let m = k_centred.nrows();
     let q = y_centred.ncols();
-    let (eigvals, v) = k_centred
-        .eigh(UPLO::Upper)
-        .map_err(|e| MetricError::linalg("ridge-CV", e))?;
+    let (eigvals, v) = crate::linalg::symmetric_eigen(k_centred, "ridge-CV")?;
     let eigvals = eigvals.mapv(|l| l.max(0.0));
     let vty = v.t().dot(&y_centred);
     let v_sq = v.mapv(|x| x * x);
@@ -121,8 +119,8 @@ pub(crate) fn ridge_cv_dual_coefficients(
         vec![alphas[best]; q]
     };
     let mut dual = Array2::zeros((m, q));
-    for j in 0..q {
-        let inv = eigvals.mapv(|l| 1.0 / (l + chosen[j]));
+    for (j, &alpha) in chosen.iter().enumerate() {
+        let inv = eigvals.mapv(|l| 1.0 / (l + alpha));
         dual.column_mut(j).assign(&v.dot(&(&vty.column(j) * &inv)));
     }
     Ok((dual, chosen))

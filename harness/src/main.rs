@@ -4,7 +4,8 @@
 mod commands;
 mod npy_input;
 
-use anyhow::Result;
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 /// Score neural-network representations against primate visual cortex.
@@ -21,8 +22,16 @@ enum Command {
     Similarity(commands::similarity::SimilarityArgs),
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().command {
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
         Command::Similarity(args) => commands::similarity::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // The whole context chain on one line: what was being done, then why it failed.
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
     }
 }
