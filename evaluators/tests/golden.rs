@@ -106,11 +106,7 @@ fn rdm_comparisons_match_rsatoolbox_compare() {
 
 #[test]
 fn nili_noise_ceiling_with_mean_pooling_matches_golden() {
-    let subjects = load2("rdm_subjects");
-    let rdms: Vec<Rdm> = subjects
-        .axis_iter(Axis(0))
-        .map(|r| Rdm::from_condensed(r.to_owned()).unwrap())
-        .collect();
+    let rdms = subject_rdms();
     let ceiling = rdm_noise_ceiling(&rdms, CompareMethod::Spearman, RdmPooling::Mean).unwrap();
     assert_close(ceiling.upper, value("noise_ceiling_upper_spearman"), 1e-6);
     assert_close(ceiling.lower, value("noise_ceiling_lower_spearman"), 1e-6);
@@ -120,11 +116,7 @@ fn nili_noise_ceiling_with_mean_pooling_matches_golden() {
 fn rank_pooled_noise_ceiling_matches_rsatoolbox_boot_noise_ceiling() {
     // rsatoolbox 0.3.2 averages rank-transformed RDMs for Spearman. Reference printed by
     // `boot_noise_ceiling(RDMs(np.load("rdm_subjects.npy")), method="spearman")`.
-    let subjects = load2("rdm_subjects");
-    let rdms: Vec<Rdm> = subjects
-        .axis_iter(Axis(0))
-        .map(|r| Rdm::from_condensed(r.to_owned()).unwrap())
-        .collect();
+    let rdms = subject_rdms();
     let ceiling =
         rdm_noise_ceiling(&rdms, CompareMethod::Spearman, RdmPooling::MethodOptimal).unwrap();
     assert_close(ceiling.lower, 0.8516467927295044, 1e-9);
@@ -145,6 +137,13 @@ fn cka_matches_kornblith_reference() {
     }
 }
 
+fn subject_rdms() -> Vec<Rdm> {
+    load2("rdm_subjects")
+        .axis_iter(Axis(0))
+        .map(|r| Rdm::from_condensed(r.to_owned()).unwrap())
+        .collect()
+}
+
 fn golden_split() -> Split {
     Split {
         train: load_idx("train_idx"),
@@ -154,37 +153,28 @@ fn golden_split() -> Split {
 
 #[test]
 fn pls25_matches_converged_sklearn_plsregression() {
-    let (x, y) = (load2("X"), load2("Y"));
-    let pred = predict_held_out(
-        x.view(),
-        y.view(),
-        &Regression::Pls { n_components: 25 },
-        &golden_split(),
-    )
-    .unwrap();
-    let expected = load2("pls25_pred");
-    let worst = (&pred - &expected)
-        .iter()
-        .fold(0.0f64, |m, d| m.max(d.abs()));
-    assert!(worst < 1e-6, "largest prediction difference {worst:e}");
-    check_per_neuroid_r(&pred, &y, "pls25_r", "pls25_median_r");
+    check_held_out(Regression::Pls { n_components: 25 }, "pls25");
 }
 
 #[test]
 fn ridge_matches_sklearn_ridge_alpha_1() {
+    check_held_out(Regression::Ridge { alpha: 1.0 }, "ridge1");
+}
+
+/// Predictions on the golden split to 1e-6, then Pearson r per neuroid and their median.
+fn check_held_out(regression: Regression, prefix: &str) {
     let (x, y) = (load2("X"), load2("Y"));
-    let pred = predict_held_out(
-        x.view(),
-        y.view(),
-        &Regression::Ridge { alpha: 1.0 },
-        &golden_split(),
-    )
-    .unwrap();
-    let worst = (&pred - &load2("ridge1_pred"))
+    let pred = predict_held_out(x.view(), y.view(), &regression, &golden_split()).unwrap();
+    let worst = (&pred - &load2(&format!("{prefix}_pred")))
         .iter()
         .fold(0.0f64, |m, d| m.max(d.abs()));
     assert!(worst < 1e-6, "largest prediction difference {worst:e}");
-    check_per_neuroid_r(&pred, &y, "ridge1_r", "ridge1_median_r");
+    check_per_neuroid_r(
+        &pred,
+        &y,
+        &format!("{prefix}_r"),
+        &format!("{prefix}_median_r"),
+    );
 }
 
 fn check_per_neuroid_r(pred: &Array2<f64>, y: &Array2<f64>, r_name: &str, median_key: &str) {

@@ -200,62 +200,60 @@ fn stderr_of(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Writes a bad x file, scores it against the golden Y, and checks that the error names the
+/// file and contains every expected fragment.
+fn assert_bad_x(metric: &str, file: &str, write: impl FnOnce(&Path), expected: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(file);
+    write(&path);
+    let y = golden("Y.npy");
+    let err = stderr_of(&["--metric", metric, "--x", p(&path), "--y", p(&y)]);
+    assert!(err.contains(file), "{err}");
+    for fragment in expected {
+        assert!(err.contains(fragment), "expected '{fragment}' in: {err}");
+    }
+}
+
 #[test]
 fn bad_inputs_fail_with_messages_naming_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let y = golden("Y.npy");
-    let nan = dir.path().join("nan.npy");
-    let mut data = Array2::<f64>::ones((60, 4));
-    data[[7, 1]] = f64::NAN;
-    write_npy(&nan, &data).unwrap();
-    let err = stderr_of(&["--metric", "rsa", "--x", p(&nan), "--y", p(&y)]);
-    assert!(
-        err.contains("nan.npy") && err.contains("NaN") && err.contains("(7, 1)"),
-        "{err}"
+    let mut with_nan = Array2::<f64>::ones((60, 4));
+    with_nan[[7, 1]] = f64::NAN;
+    assert_bad_x(
+        "rsa",
+        "nan.npy",
+        |f| write_npy(f, &with_nan).unwrap(),
+        &["NaN", "(7, 1)"],
     );
-
-    let short = dir.path().join("short.npy");
-    write_npy(&short, &Array2::<f32>::ones((59, 4))).unwrap();
-    let err = stderr_of(&["--metric", "cka", "--x", p(&short), "--y", p(&y)]);
-    assert!(
-        err.contains("short.npy") && err.contains("59 stimuli"),
-        "{err}"
+    assert_bad_x(
+        "cka",
+        "short.npy",
+        |f| write_npy(f, &Array2::<f32>::ones((59, 4))).unwrap(),
+        &["59 stimuli"],
     );
-
-    let flat = dir.path().join("flat.npy");
-    write_npy(&flat, &Array1::<f64>::ones(60)).unwrap();
-    let err = stderr_of(&["--metric", "pls", "--x", p(&flat), "--y", p(&y)]);
-    assert!(
-        err.contains("flat.npy") && err.contains("2 dimensions"),
-        "{err}"
+    assert_bad_x(
+        "pls",
+        "flat.npy",
+        |f| write_npy(f, &Array1::<f64>::ones(60)).unwrap(),
+        &["2 dimensions"],
     );
-
-    let ints = dir.path().join("ints.npy");
-    write_npy(&ints, &Array2::<i64>::ones((60, 3))).unwrap();
-    let err = stderr_of(&["--metric", "pls", "--x", p(&ints), "--y", p(&y)]);
-    assert!(
-        err.contains("ints.npy") && err.contains("float32 or float64"),
-        "{err}"
+    assert_bad_x(
+        "pls",
+        "ints.npy",
+        |f| write_npy(f, &Array2::<i64>::ones((60, 3))).unwrap(),
+        &["float32 or float64"],
     );
-
-    let missing = dir.path().join("missing.npy");
-    let err = stderr_of(&["--metric", "rsa", "--x", p(&missing), "--y", p(&y)]);
-    assert!(
-        err.contains("missing.npy") && err.contains("not found"),
-        "{err}"
+    assert_bad_x("rsa", "missing.npy", |_| {}, &["not found"]);
+    assert_bad_x(
+        "rsa",
+        "garbage.npy",
+        |f| std::fs::write(f, b"not an npy file").unwrap(),
+        &["not a readable .npy"],
     );
-
-    let garbage = dir.path().join("garbage.npy");
-    std::fs::write(&garbage, b"not an npy file").unwrap();
-    let err = stderr_of(&["--metric", "rsa", "--x", p(&garbage), "--y", p(&y)]);
-    assert!(err.contains("garbage.npy"), "{err}");
-
-    let constant = dir.path().join("constant.npy");
-    write_npy(&constant, &Array2::<f64>::ones((60, 4))).unwrap();
-    let err = stderr_of(&["--metric", "rsa", "--x", p(&constant), "--y", p(&y)]);
-    assert!(
-        err.contains("constant.npy") && err.contains("zero variance"),
-        "{err}"
+    assert_bad_x(
+        "rsa",
+        "constant.npy",
+        |f| write_npy(f, &Array2::<f64>::ones((60, 4))).unwrap(),
+        &["zero variance"],
     );
 }
 
