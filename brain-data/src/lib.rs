@@ -1,3 +1,22 @@
-//! Dataset catalog, verified downloads, loaders for primate recordings, and stimuli.
+//! Primate recordings and their stimuli: a catalog of datasets pinned by sha256, a verified
+//! local store (cache, mirror, download), and loaders into typed assemblies.
 //!
-//! Not implemented yet: see the brain-data issue.
+//! ```no_run
+//! use brain_data::{Catalog, DataStore};
+//! let catalog = Catalog::builtin();
+//! let store = DataStore::from_env(None)?;
+//! let path = store.resolve(catalog.dataset("kriegeskorte2008-92images")?, "92_brainRDMs.mat")?;
+//! # Ok::<(), brain_data::DataError>(())
+//! ```
+
+pub mod catalog;
+mod download;
+mod error;
+pub mod store;
+mod verify;
+
+pub use catalog::{Catalog, Dataset, FileEntry};
+pub use download::DownloadOptions;
+pub use error::{DataError, Result};
+pub use store::{DataStore, FetchSummary, Location};
+pub use verify::sha256_file;

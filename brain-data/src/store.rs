@@ -1,0 +1,317 @@
+//! Finding a dataset's files: the cache, then a mirror, then a system folder, then upstream.
+//! Every file is verified against the catalog before it is handed out.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::catalog::{Dataset, FileEntry};
+use crate::download::{self, DownloadOptions};
+use crate::error::{DataError, Result};
+use crate::verify::{self, Verdict};
+
+/// Where a file was found, without verifying it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// In the cache.
+    Cache(PathBuf),
+    /// In the mirror.
+    Mirror(PathBuf),
+    /// In the dataset's system folder.
+    System(PathBuf),
+    /// Nowhere locally.
+    Missing,
+}
+
+/// Access to the catalog's files on this machine.
+#[derive(Debug, Clone)]
+pub struct DataStore {
+    cache: PathBuf,
+    mirror: Option<PathBuf>,
+    offline: bool,
+    show_progress: bool,
+    download: DownloadOptions,
+}
+
+impl DataStore {
+    /// A store caching under `cache`, with no mirror, downloads allowed.
+    pub fn new(cache: impl Into<PathBuf>) -> Self {
+        Self {
+            cache: cache.into(),
+            mirror: None,
+            offline: false,
+            show_progress: false,
+            download: DownloadOptions::default(),
+        }
+    }
+
+    /// The store a user gets: cache in `data_dir`, else `$XDG_CACHE_HOME/cortexbench`, else
+    /// `~/.cache/cortexbench`; mirror from `CORTEXBENCH_MIRROR` (a folder or a `file://` URL);
+    /// offline when `CORTEXBENCH_OFFLINE=1`; progress bars on.
+    pub fn from_env(data_dir: Option<PathBuf>) -> Result<Self> {
+        let cache = match data_dir {
+            Some(dir) => dir,
+            None => default_cache_root()?,
+        };
+        let mut store = DataStore::new(cache).with_progress(true);
+        if let Some(mirror) = std::env::var_os("CORTEXBENCH_MIRROR").filter(|m| !m.is_empty()) {
+            store = store.with_mirror(mirror_dir(&mirror.to_string_lossy())?);
+        }
+        if std::env::var("CORTEXBENCH_OFFLINE").is_ok_and(|v| v == "1") {
+            store = store.offline(true);
+        }
+        Ok(store)
+    }
+
+    /// Looks for files in `<mirror>/<dataset id>/<path>` before downloading.
+    pub fn with_mirror(mut self, mirror: impl Into<PathBuf>) -> Self {
+        self.mirror = Some(mirror.into());
+        self
+    }
+
+    /// Never download when `offline`.
+    pub fn offline(mut self, offline: bool) -> Self {
+        self.offline = offline;
+        self
+    }
+
+    /// Show progress bars on standard error (when it is a terminal).
+    pub fn with_progress(mut self, show: bool) -> Self {
+        self.show_progress = show;
+        self
+    }
+
+    /// Retry, backoff, timeout and parallelism of downloads.
+    pub fn with_download_options(mut self, options: DownloadOptions) -> Self {
+        self.download = options;
+        self
+    }
+
+    /// The cache root.
+    pub fn cache_dir(&self) -> &Path {
+        &self.cache
+    }
+
+    /// The mirror, if any.
+    pub fn mirror_dir(&self) -> Option<&Path> {
+        self.mirror.as_deref()
+    }
+
+    fn cached_path(&self, dataset: &Dataset, file: &FileEntry) -> PathBuf {
+        self.cache
+            .join("datasets")
+            .join(&dataset.id)
+            .join(&file.path)
+    }
+
+    fn quarantine_dir(&self, dataset: &Dataset) -> PathBuf {
+        self.cache.join("quarantine").join(&dataset.id)
+    }
+
+    /// Where a file would be taken from, without reading it.
+    pub fn locate(&self, dataset: &Dataset, file: &FileEntry) -> Location {
+        let cached = self.cached_path(dataset, file);
+        if cached.is_file() {
+            return Location::Cache(cached);
+        }
+        if let Some(mirror) = &self.mirror {
+            let p = mirror.join(&dataset.id).join(&file.path);
+            if p.is_file() {
+                return Location::Mirror(p);
+            }
+        }
+        if let Some(system) = &dataset.system_dir {
+            let p = system.join(&file.path);
+            if p.is_file() {
+                return Location::System(p);
+            }
+        }
+        Location::Missing
+    }
+
+    /// A verified local path of `path` in `dataset`, downloading it if needed.
+    pub fn resolve(&self, dataset: &Dataset, path: &str) -> Result<PathBuf> {
+        let file = dataset.file(path)?;
+        let client = download::client(&self.download)?;
+        self.resolve_entry(dataset, file, &client, &ProgressBar::hidden())
+    }
+
+    fn resolve_entry(
+        &self,
+        dataset: &Dataset,
+        file: &FileEntry,
+        client: &reqwest::blocking::Client,
+        progress: &ProgressBar,
+    ) -> Result<PathBuf> {
+        let cached = self.cached_path(dataset, file);
+        if cached.is_file() {
+            match verify::check(&cached, file)? {
+                Verdict::Good => return Ok(cached),
+                bad => {
+                    // A damaged cache entry is set aside and fetched again.
+                    let moved = verify::quarantine(&cached, &self.quarantine_dir(dataset))?;
+                    progress.suspend(|| {
+                        eprintln!(
+                            "warning: {} did not match its pinned {}; moved to {} and fetching it again",
+                            cached.display(),
+                            describe(&bad, file),
+                            moved.display()
+                        )
+                    });
+                }
+            }
+        }
+        for local in [
+            self.mirror
+                .as_ref()
+                .map(|m| m.join(&dataset.id).join(&file.path)),
+            dataset.system_dir.as_ref().map(|s| s.join(&file.path)),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if local.is_file() {
+                return match verify::check(&local, file)? {
+                    Verdict::Good => Ok(local),
+                    Verdict::WrongSize(size) => Err(DataError::format(
+                        &local,
+                        format!(
+                            "is {size} bytes, but the catalog pins {} bytes; not using it",
+                            file.size
+                        ),
+                    )),
+                    Verdict::WrongHash(actual) => Err(DataError::ChecksumMismatch {
+                        path: local,
+                        expected: file.sha256.clone(),
+                        actual,
+                        moved: "; not using it".into(),
+                    }),
+                };
+            }
+        }
+        if self.offline {
+            return Err(DataError::Offline {
+                dataset: dataset.id.clone(),
+                path: file.path.clone(),
+                cache: self.cache.clone(),
+            });
+        }
+        let url = dataset.url(file);
+        download::download(
+            client,
+            &url,
+            &cached,
+            file,
+            &self.download,
+            &self.quarantine_dir(dataset),
+            progress,
+        )?;
+        Ok(cached)
+    }
+
+    /// Makes every file of a dataset available and verified, downloading what is missing
+    /// (several at a time). Returns how many files came from each kind of place.
+    pub fn fetch(&self, dataset: &Dataset) -> Result<FetchSummary> {
+        let progress = if self.show_progress {
+            let bar = ProgressBar::new(dataset.total_size());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{msg:28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_message(dataset.id.clone());
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let client = download::client(&self.download)?;
+        let next = AtomicUsize::new(0);
+        let results: Vec<Result<Vec<(usize, Location)>>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..self.download.parallel.max(1))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = vec![];
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(file) = dataset.files.get(i) else {
+                                break;
+                            };
+                            let before = self.locate(dataset, file);
+                            self.resolve_entry(dataset, file, &client, &progress)?;
+                            if before != Location::Missing {
+                                progress.inc(file.size);
+                            }
+                            done.push((i, before));
+                        }
+                        Ok(done)
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("fetch worker panicked"))
+                .collect()
+        });
+        progress.finish_and_clear();
+        let mut summary = FetchSummary::default();
+        for result in results {
+            for (_, location) in result? {
+                match location {
+                    Location::Cache(_) => summary.cached += 1,
+                    Location::Mirror(_) => summary.mirror += 1,
+                    Location::System(_) => summary.system += 1,
+                    Location::Missing => summary.downloaded += 1,
+                }
+            }
+        }
+        Ok(summary)
+    }
+}
+
+/// Where the files of a fetch came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FetchSummary {
+    /// Already in the cache.
+    pub cached: usize,
+    /// Found in the mirror.
+    pub mirror: usize,
+    /// Found in the system folder.
+    pub system: usize,
+    /// Downloaded.
+    pub downloaded: usize,
+}
+
+fn describe(verdict: &Verdict, file: &FileEntry) -> String {
+    match verdict {
+        Verdict::Good => "content".into(),
+        Verdict::WrongSize(size) => format!("size ({size} bytes instead of {})", file.size),
+        Verdict::WrongHash(actual) => format!("sha256 ({actual} instead of {})", file.sha256),
+    }
+}
+
+fn default_cache_root() -> Result<PathBuf> {
+    if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(xdg).join("cortexbench"));
+    }
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(|home| PathBuf::from(home).join(".cache").join("cortexbench"))
+        .ok_or_else(|| DataError::Catalog {
+            what: "cache location".into(),
+            message: "neither XDG_CACHE_HOME nor HOME is set; pass --data-dir".into(),
+        })
+}
+
+fn mirror_dir(value: &str) -> Result<PathBuf> {
+    let path = PathBuf::from(value.strip_prefix("file://").unwrap_or(value));
+    if !path.is_dir() {
+        return Err(DataError::format(
+            &path,
+            "CORTEXBENCH_MIRROR must name an existing folder (or a file:// URL of one)",
+        ));
+    }
+    Ok(path)
+}
