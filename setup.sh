@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what cortexbench needs on a Debian or Ubuntu machine: OpenBLAS (linear algebra),
+# Fashion-MNIST (training data, Debian package dataset-fashion-mnist),
 # pkg-config, Python's pip (to fetch the ONNX Runtime wheel), and the ONNX Runtime library
 # itself (into the cortexbench cache; see scripts/fetch_onnxruntime.sh). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(libopenblas-dev pkg-config python3 ca-certificates)
+packages=(libopenblas-dev pkg-config python3 ca-certificates dataset-fashion-mnist)
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 
 missing=()

@@ -20,11 +20,17 @@ struct Cli {
 enum Command {
     /// Score the similarity of two (stimuli x features) representations stored as .npy files.
     Similarity(commands::similarity::SimilarityArgs),
+    /// List the datasets of the catalog: size, license, and whether a local copy exists.
+    Datasets(commands::data::DatasetsArgs),
+    /// Download (or find in a mirror) and verify datasets; all of them by default.
+    Fetch(commands::data::FetchArgs),
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Similarity(args) => commands::similarity::run(&args),
+        Command::Datasets(args) => commands::data::datasets(&args),
+        Command::Fetch(args) => commands::data::fetch(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

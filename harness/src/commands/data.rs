@@ -1,0 +1,151 @@
+//! `harness datasets` and `harness fetch`: what data exists, and getting it verified.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use brain_data::{Catalog, DataStore, Dataset, Location};
+use clap::Args;
+
+/// Options shared by commands that read data.
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Cache folder (default: $XDG_CACHE_HOME/cortexbench or ~/.cache/cortexbench).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Never download; use only the cache, CORTEXBENCH_MIRROR and system folders.
+    #[arg(long, global = true)]
+    pub offline: bool,
+}
+
+impl DataArgs {
+    /// The data store these options describe.
+    pub fn store(&self) -> Result<DataStore> {
+        let store = DataStore::from_env(self.data_dir.clone())?;
+        Ok(if self.offline {
+            store.offline(true)
+        } else {
+            store
+        })
+    }
+}
+
+/// Arguments of `harness datasets`.
+#[derive(Args, Debug)]
+pub struct DatasetsArgs {
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+/// Arguments of `harness fetch`.
+#[derive(Args, Debug)]
+pub struct FetchArgs {
+    /// Dataset ids (default: all).
+    datasets: Vec<String>,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+/// Lists the catalog with size, license and where each dataset's files are.
+pub fn datasets(args: &DatasetsArgs) -> Result<()> {
+    let store = args.data.store()?;
+    let catalog = Catalog::builtin();
+    println!(
+        "{:<26} {:>6} {:>9}  {:<8} {:<30} local copy",
+        "dataset", "files", "size", "regions", "license"
+    );
+    for d in catalog.datasets() {
+        println!(
+            "{:<26} {:>6} {:>9}  {:<8} {:<30} {}",
+            d.id,
+            d.files.len(),
+            human_size(d.total_size()),
+            if d.regions.is_empty() {
+                "-".to_string()
+            } else {
+                d.regions.join(",")
+            },
+            truncate(&d.license, 30),
+            availability(&store, d)
+        );
+    }
+    println!("\ncache: {}", store.cache_dir().display());
+    match store.mirror_dir() {
+        Some(m) => println!("mirror: {}", m.display()),
+        None => println!("mirror: none (set CORTEXBENCH_MIRROR to use one)"),
+    }
+    Ok(())
+}
+
+/// Makes datasets available locally, verified.
+pub fn fetch(args: &FetchArgs) -> Result<()> {
+    let store = args.data.store()?;
+    let catalog = Catalog::builtin();
+    let selected: Vec<&Dataset> = if args.datasets.is_empty() {
+        catalog.datasets().iter().collect()
+    } else {
+        args.datasets
+            .iter()
+            .map(|id| catalog.dataset(id))
+            .collect::<Result<_, _>>()?
+    };
+    for d in selected {
+        let summary = store
+            .fetch(d)
+            .with_context(|| format!("fetching {}", d.id))?;
+        println!(
+            "{}: {} files verified ({} cached, {} from the mirror, {} from the system, {} downloaded)",
+            d.id,
+            d.files.len(),
+            summary.cached,
+            summary.mirror,
+            summary.system,
+            summary.downloaded
+        );
+    }
+    Ok(())
+}
+
+fn availability(store: &DataStore, d: &Dataset) -> String {
+    let (mut cache, mut mirror, mut system) = (0, 0, 0);
+    for f in &d.files {
+        match store.locate(d, f) {
+            Location::Cache(_) => cache += 1,
+            Location::Mirror(_) => mirror += 1,
+            Location::System(_) => system += 1,
+            Location::Missing => {}
+        }
+    }
+    let total = d.files.len();
+    let parts: Vec<String> = [(cache, "cached"), (mirror, "mirror"), (system, "system")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| {
+            if *n == total {
+                what.to_string()
+            } else {
+                format!("{n}/{total} {what}")
+            }
+        })
+        .collect();
+    if parts.is_empty() {
+        "not fetched".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b => format!("{:.1} KiB", b as f64 / 1024.0),
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}
