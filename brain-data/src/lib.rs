@@ -9,12 +9,16 @@
 //! # Ok::<(), brain_data::DataError>(())
 //! ```
 
+pub mod assembly;
 pub mod catalog;
 mod download;
 mod error;
+pub mod loaders;
+pub mod matv5;
 pub mod store;
 mod verify;
 
+pub use assembly::{NamedRdm, NeuralAssembly, Neuroid, RdmAssembly, StimulusSet};
 pub use catalog::{Catalog, Dataset, FileEntry};
 pub use download::DownloadOptions;
 pub use error::{DataError, Result};
