@@ -94,8 +94,8 @@ pub struct NeuralAssembly {
     pub neuroids: Vec<Neuroid>,
     /// `(stimuli, neuroids, repetitions)`; NaN marks a repetition that was not recorded.
     pub responses: Array3<f64>,
-    /// Response window in ms after stimulus onset, when known.
-    pub time_bin_ms: Option<(u32, u32)>,
+    /// How responses were binned in time, as the dataset describes it.
+    pub time_bin: Option<String>,
 }
 
 impl NeuralAssembly {
