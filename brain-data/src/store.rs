@@ -32,6 +32,7 @@ pub struct DataStore {
     offline: bool,
     show_progress: bool,
     download: DownloadOptions,
+    client: std::sync::OnceLock<reqwest::blocking::Client>,
 }
 
 impl DataStore {
@@ -43,6 +44,7 @@ impl DataStore {
             offline: false,
             show_progress: false,
             download: DownloadOptions::default(),
+            client: std::sync::OnceLock::new(),
         }
     }
 
@@ -85,7 +87,17 @@ impl DataStore {
     /// Retry, backoff, timeout and parallelism of downloads.
     pub fn with_download_options(mut self, options: DownloadOptions) -> Self {
         self.download = options;
+        self.client = std::sync::OnceLock::new();
         self
+    }
+
+    /// The HTTP client, made on first use.
+    fn client(&self) -> Result<&reqwest::blocking::Client> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let client = download::client(&self.download)?;
+        Ok(self.client.get_or_init(|| client))
     }
 
     /// The cache root.
@@ -133,15 +145,13 @@ impl DataStore {
     /// A verified local path of `path` in `dataset`, downloading it if needed.
     pub fn resolve(&self, dataset: &Dataset, path: &str) -> Result<PathBuf> {
         let file = dataset.file(path)?;
-        let client = download::client(&self.download)?;
-        self.resolve_entry(dataset, file, &client, &ProgressBar::hidden())
+        self.resolve_entry(dataset, file, &ProgressBar::hidden())
     }
 
     fn resolve_entry(
         &self,
         dataset: &Dataset,
         file: &FileEntry,
-        client: &reqwest::blocking::Client,
         progress: &ProgressBar,
     ) -> Result<PathBuf> {
         let cached = self.cached_path(dataset, file);
@@ -199,7 +209,7 @@ impl DataStore {
         }
         let url = dataset.url(file);
         download::download(
-            client,
+            self.client()?,
             &url,
             &cached,
             file,
@@ -227,7 +237,6 @@ impl DataStore {
         } else {
             ProgressBar::hidden()
         };
-        let client = download::client(&self.download)?;
         let next = AtomicUsize::new(0);
         let results: Vec<Result<Vec<(usize, Location)>>> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..self.download.parallel.max(1))
@@ -240,7 +249,7 @@ impl DataStore {
                                 break;
                             };
                             let before = self.locate(dataset, file);
-                            self.resolve_entry(dataset, file, &client, &progress)?;
+                            self.resolve_entry(dataset, file, &progress)?;
                             if before != Location::Missing {
                                 progress.inc(file.size);
                             }
