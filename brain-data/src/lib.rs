@@ -15,6 +15,7 @@ mod download;
 mod error;
 pub mod loaders;
 pub mod matv5;
+pub mod preprocess;
 pub mod store;
 mod verify;
 
@@ -22,5 +23,6 @@ pub use assembly::{NamedRdm, NeuralAssembly, Neuroid, RdmAssembly, StimulusSet};
 pub use catalog::{Catalog, Dataset, FileEntry};
 pub use download::DownloadOptions;
 pub use error::{DataError, Result};
+pub use preprocess::{Channels, Normalization, Preprocessing, ResizeFilter, VisualDegrees};
 pub use store::{DataStore, FetchSummary, Location};
 pub use verify::sha256_file;
