@@ -10,6 +10,7 @@
 //! ```
 
 pub mod assembly;
+pub mod benchmarks;
 pub mod catalog;
 mod download;
 mod error;
@@ -20,6 +21,7 @@ pub mod store;
 mod verify;
 
 pub use assembly::{NamedRdm, NeuralAssembly, Neuroid, RdmAssembly, StimulusSet};
+pub use benchmarks::{Benchmark, BenchmarkData, CeilingSpec, NiliBound, TargetData, TargetSpec};
 pub use catalog::{Catalog, Dataset, FileEntry};
 pub use download::DownloadOptions;
 pub use error::{DataError, Result};

@@ -211,3 +211,45 @@ pub struct NormalizedScore {
     /// How `normalized` was computed.
     pub normalization: CeilingNormalization,
 }
+
+/// Split-half reliability of an RDM: for each halving of the repetitions, the RDMs of the two
+/// half means are compared and the similarity is Spearman-Brown corrected; mean over halvings.
+/// `responses` is `(stimuli, neuroids, repetitions)`, NaN for missing repetitions (a stimulus
+/// missing in a half for some neuroid makes that half's RDM undefined: an error).
+pub fn rdm_split_half_ceiling(
+    responses: ArrayView3<f64>,
+    rdm_method: crate::rdm::RdmMethod,
+    compare: crate::compare::CompareMethod,
+    n_splits: usize,
+    seed: u64,
+) -> Result<SplitHalfCeiling> {
+    let reps = responses.dim().2;
+    if reps < 2 {
+        return Err(MetricError::InvalidOption(format!(
+            "a split-half ceiling needs at least 2 repetitions, got {reps}"
+        )));
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut per_split = Vec::with_capacity(n_splits);
+    for _ in 0..n_splits.max(1) {
+        let mut p: Vec<usize> = (0..reps).collect();
+        p.shuffle(&mut rng);
+        let (a, b) = (
+            half_mean(responses, &p[..reps / 2]),
+            half_mean(responses, &p[reps / 2..]),
+        );
+        let ra = crate::rdm::compute_rdm(a.view(), rdm_method)?;
+        let rb = crate::rdm::compute_rdm(b.view(), rdm_method)?;
+        per_split.push(spearman_brown(crate::compare::compare_rdms(
+            &ra, &rb, compare,
+        )?));
+    }
+    let (ceiling, sem) = stats::mean_and_sem(&per_split);
+    Ok(SplitHalfCeiling {
+        ceiling,
+        sem,
+        per_split,
+        per_neuroid: vec![],
+        n_repetitions: reps,
+    })
+}

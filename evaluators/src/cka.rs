@@ -23,6 +23,7 @@ pub enum CkaKernel {
 
 /// CKA options. The default is debiased linear CKA.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CkaOptions {
     /// Kernel.
     pub kernel: CkaKernel,

@@ -32,11 +32,15 @@ mod pls;
 pub mod predictivity;
 pub mod rdm;
 mod ridge;
+pub mod spec;
 pub mod splits;
 pub mod stats;
 
 pub use bootstrap::{BootstrapOptions, ConfidenceInterval, bootstrap_cka, bootstrap_rsa};
-pub use ceiling::{CeilingNormalization, NormalizedScore, SplitHalfCeiling, split_half_ceiling};
+pub use ceiling::{
+    CeilingNormalization, NormalizedScore, SplitHalfCeiling, rdm_split_half_ceiling,
+    split_half_ceiling,
+};
 pub use cka::{CkaKernel, CkaOptions, cka};
 pub use compare::{CompareMethod, compare_rdms};
 pub use dimensionality::participation_ratio;
@@ -47,4 +51,5 @@ pub use predictivity::{
 };
 pub use rdm::{Rdm, RdmMethod, compute_rdm};
 pub use ridge::{RidgeCvCriterion, default_alpha_grid};
+pub use spec::MetricSpec;
 pub use splits::{CrossValidation, Split};

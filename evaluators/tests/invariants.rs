@@ -376,3 +376,55 @@ fn ceiling_normalisations_follow_their_formulas() {
         "\"raw^2/ceiling\""
     );
 }
+
+#[test]
+fn rdm_split_half_ceiling_drops_with_noise() {
+    let signal = random(40, 20, 26);
+    let mut rng = ChaCha8Rng::seed_from_u64(27);
+    let mut make = |noise: f64| {
+        Array3::from_shape_fn((40, 20, 8), |(s, n, _)| {
+            signal[[s, n]] + noise * (rng.random::<f64>() - 0.5)
+        })
+    };
+    let (clean, noisy) = (make(0.1), make(4.0));
+    let ceiling = |r: &Array3<f64>| {
+        evaluators::rdm_split_half_ceiling(
+            r.view(),
+            RdmMethod::Correlation,
+            CompareMethod::Spearman,
+            5,
+            3,
+        )
+        .unwrap()
+        .ceiling
+    };
+    let (high, low) = (ceiling(&clean), ceiling(&noisy));
+    assert!(high > 0.95 && low < high - 0.2, "{high} vs {low}");
+}
+
+#[test]
+fn metric_specs_read_the_names_configs_use() {
+    let spec: evaluators::MetricSpec =
+        serde_json::from_str(r#"{"kind": "rsa", "rdm": "correlation", "compare": "tau-a"}"#)
+            .unwrap();
+    assert_eq!(
+        spec,
+        evaluators::MetricSpec::Rsa {
+            rdm: RdmMethod::Correlation,
+            compare: CompareMethod::KendallTauA
+        }
+    );
+    let pls: evaluators::MetricSpec = serde_json::from_str(r#"{"kind": "predictivity"}"#).unwrap();
+    assert_eq!(pls.name(), "pls");
+    let cka: evaluators::MetricSpec = serde_json::from_str(r#"{"kind": "cka"}"#).unwrap();
+    assert_eq!(
+        cka,
+        evaluators::MetricSpec::Cka {
+            options: CkaOptions::default()
+        }
+    );
+    assert!(
+        serde_json::from_str::<evaluators::MetricSpec>(r#"{"kind": "rsa", "compare": "kendal"}"#)
+            .is_err()
+    );
+}

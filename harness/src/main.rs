@@ -1,6 +1,7 @@
 //! `harness`: the cortexbench command line. Parses arguments and hands each subcommand to its
 //! module under `commands/`.
 
+mod ceilings;
 mod commands;
 mod npy_input;
 
@@ -19,7 +20,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Score the similarity of two (stimuli x features) representations stored as .npy files.
-    Similarity(commands::similarity::SimilarityArgs),
+    Similarity(Box<commands::similarity::SimilarityArgs>),
     /// List the datasets of the catalog: size, license, and whether a local copy exists.
     Datasets(commands::data::DatasetsArgs),
     /// Download (or find in a mirror) and verify datasets; all of them by default.

@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use brain_data::{Catalog, DataStore, Dataset, Location};
+use brain_data::{Benchmark, Catalog, DataStore, Dataset, Location, TargetData};
 use clap::Args;
+
+use crate::ceilings;
 
 /// Options shared by commands that read data.
 #[derive(Args, Debug, Clone)]
@@ -32,6 +34,9 @@ impl DataArgs {
 /// Arguments of `harness datasets`.
 #[derive(Args, Debug)]
 pub struct DatasetsArgs {
+    /// List the benchmarks instead, with their measured ceilings (loads each target).
+    #[arg(long)]
+    benchmarks: bool,
     #[command(flatten)]
     data: DataArgs,
 }
@@ -49,6 +54,9 @@ pub struct FetchArgs {
 pub fn datasets(args: &DatasetsArgs) -> Result<()> {
     let store = args.data.store()?;
     let catalog = Catalog::builtin();
+    if args.benchmarks {
+        return benchmarks(&store, &catalog);
+    }
     println!(
         "{:<26} {:>6} {:>9}  {:<8} {:<30} local copy",
         "dataset", "files", "size", "regions", "license"
@@ -100,6 +108,38 @@ pub fn fetch(args: &FetchArgs) -> Result<()> {
             summary.mirror,
             summary.system,
             summary.downloaded
+        );
+    }
+    Ok(())
+}
+
+fn benchmarks(store: &DataStore, catalog: &Catalog) -> Result<()> {
+    println!(
+        "{:<26} {:<26} {:<7} {:<9} {:>8} {:>8}  ceiling method",
+        "benchmark", "dataset", "region", "metric", "stimuli", "ceiling"
+    );
+    for b in Benchmark::builtin() {
+        let target = b
+            .load_target(store, catalog)
+            .with_context(|| format!("loading the target of {}", b.id))?;
+        let n_stimuli = match &target {
+            TargetData::Rdms(r) => r.stimulus_ids.len(),
+            TargetData::Responses(r) => r.stimulus_ids.len(),
+        };
+        let ceiling = ceilings::measure(&b, &target)?;
+        let value = match (ceiling.value, ceiling.sem) {
+            (Some(v), _) => format!("{v:.4}"),
+            (None, _) => "-".into(),
+        };
+        println!(
+            "{:<26} {:<26} {:<7} {:<9} {:>8} {:>8}  {}",
+            b.id,
+            b.dataset,
+            b.region,
+            ceilings::metric_of(&b)?.name(),
+            n_stimuli,
+            value,
+            ceiling.method
         );
     }
     Ok(())

@@ -1,0 +1,105 @@
+//! `harness datasets` and `harness fetch` against the real mirror.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use ndarray::Array3;
+
+fn mirror() -> PathBuf {
+    let dir = std::env::var_os("CORTEXBENCH_MIRROR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/brain-data")
+        });
+    assert!(
+        dir.is_dir(),
+        "data mirror not found at {} (set CORTEXBENCH_MIRROR)",
+        dir.display()
+    );
+    dir
+}
+
+fn harness(args: &[&str], cache: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(args)
+        .args(["--offline", "--data-dir", cache.to_str().unwrap()])
+        .env("CORTEXBENCH_MIRROR", mirror())
+        .output()
+        .expect("harness runs")
+}
+
+fn stdout_of(args: &[&str], cache: &std::path::Path) -> String {
+    let out = harness(args, cache);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn datasets_lists_every_dataset_with_where_it_is() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = stdout_of(&["datasets"], cache.path());
+    for id in [
+        "kriegeskorte2008-92images",
+        "cowley2023-v4",
+        "tang2018-v1",
+        "fashion-mnist",
+    ] {
+        assert!(out.contains(id), "{out}");
+    }
+    let cowley = out
+        .lines()
+        .find(|l| l.starts_with("cowley2023-v4"))
+        .unwrap();
+    assert!(
+        cowley.contains("66") && cowley.contains("GPL-3.0") && cowley.ends_with("mirror"),
+        "{cowley}"
+    );
+}
+
+#[test]
+fn fetch_verifies_a_dataset_from_the_mirror_and_rejects_unknown_ids() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = stdout_of(&["fetch", "kriegeskorte2008-92images"], cache.path());
+    assert!(
+        out.contains("4 files verified") && out.contains("4 from the mirror"),
+        "{out}"
+    );
+    let failed = harness(&["fetch", "no-such-dataset"], cache.path());
+    assert!(!failed.status.success());
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(err.contains("unknown dataset 'no-such-dataset'"), "{err}");
+}
+
+#[test]
+fn benchmark_listing_reports_the_measured_v4_ceiling() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = stdout_of(&["datasets", "--benchmarks"], cache.path());
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("cowley2023.V4-pls"))
+        .unwrap();
+    let listed: f64 = row.split_whitespace().nth(5).unwrap().parse().unwrap();
+    // Independently: the raw file, transposed to (images, neurons, repeats), same seed and splits.
+    let raw: Array3<f64> =
+        ndarray_npy::read_npy(mirror().join("cowley2023-v4/responses_raw/responses_210325.npy"))
+            .unwrap();
+    let responses = raw
+        .permuted_axes([1, 0, 2])
+        .as_standard_layout()
+        .into_owned();
+    let expected = evaluators::split_half_ceiling(responses.view(), 10, 1)
+        .unwrap()
+        .ceiling;
+    assert!((listed - expected).abs() < 5e-5, "{listed} vs {expected}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("tang2018.V1-pls") && l.contains("none:")),
+        "{out}"
+    );
+    // scipy on 92_brainRDMs.mat (mean-pooled Nili bounds): lower 0.326552, upper 0.519459.
+    assert!(out.contains("lower 0.3266, upper 0.5195"), "{out}");
+}
