@@ -1,0 +1,114 @@
+//! Credit-assignment rules. The forward pass is shared; a rule decides how the output error
+//! reaches each layer and so what update each layer's weights get. One module per rule, headed
+//! by the equation it implements and the paper it comes from.
+//!
+//! Notation: layer l computes aₗ = hₗ₋₁ Wₗᵀ + bₗ and hₗ = f(aₗ); e = ∂L/∂a_L is the output error
+//! of the softmax cross-entropy; δₗ is the error signal a rule assigns to aₗ. Every rule here
+//! updates weights locally from it: ΔWₗ = δₗᵀ hₗ₋₁, Δbₗ = Σ_batch δₗ.
+
+pub mod backprop;
+pub mod direct_feedback_alignment;
+pub mod feedback_alignment;
+pub mod sign_symmetry;
+
+use ndarray::{Array1, Array2, Axis};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::mlp::{Forward, Mlp};
+
+/// Update directions for every layer, descended by the optimizer (for backprop, the gradient).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Updates {
+    /// Per layer, shaped like its weights.
+    pub weight: Vec<Array2<f32>>,
+    /// Per layer, shaped like its biases.
+    pub bias: Vec<Array1<f32>>,
+}
+
+impl Updates {
+    /// ΔWₗ = δₗᵀ hₗ₋₁ and Δbₗ = Σ δₗ from per-layer error signals.
+    pub fn from_deltas(forward: &Forward, deltas: &[Array2<f32>]) -> Updates {
+        Updates {
+            weight: deltas
+                .iter()
+                .zip(&forward.inputs)
+                .map(|(d, h)| d.t().dot(h))
+                .collect(),
+            bias: deltas.iter().map(|d| d.sum_axis(Axis(0))).collect(),
+        }
+    }
+}
+
+/// A credit-assignment rule.
+pub trait LearningRule: Send {
+    /// The rule's name in configs and results (`bp`, `fa`, …).
+    fn name(&self) -> &'static str;
+
+    /// Update directions for a batch, given its forward pass and labels. `rng` is the rule's
+    /// own seeded stream (for perturbation-based rules).
+    fn updates(
+        &mut self,
+        net: &Mlp,
+        forward: &Forward,
+        labels: &[u8],
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Updates>;
+}
+
+/// A rule and its options, as configs name them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum RuleConfig {
+    /// Backpropagation.
+    Bp,
+    /// Feedback alignment.
+    Fa,
+    /// Direct feedback alignment.
+    Dfa,
+    /// Sign-symmetric feedback.
+    SignSymmetry,
+}
+
+impl RuleConfig {
+    /// Builds the rule for `net`; fixed random feedback is drawn from `seed`.
+    pub fn build(&self, net: &Mlp, seed: u64) -> Box<dyn LearningRule> {
+        match self {
+            RuleConfig::Bp => Box::new(backprop::Backprop),
+            RuleConfig::Fa => Box::new(feedback_alignment::FeedbackAlignment::new(net, seed)),
+            RuleConfig::Dfa => Box::new(direct_feedback_alignment::DirectFeedbackAlignment::new(
+                net, seed,
+            )),
+            RuleConfig::SignSymmetry => Box::new(sign_symmetry::SignSymmetry),
+        }
+    }
+}
+
+/// Propagates the output error down the layers through per-layer feedback matrices:
+/// δ_L = e, δₗ = (δₗ₊₁ Bₗ₊₁) ⊙ f'(aₗ), with `feedback(l)` giving Bₗ, shaped like Wₗ.
+pub(crate) fn propagate<'a>(
+    net: &Mlp,
+    forward: &Forward,
+    labels: &[u8],
+    feedback: impl Fn(usize) -> std::borrow::Cow<'a, Array2<f32>>,
+) -> Vec<Array2<f32>> {
+    let n = net.layers.len();
+    let mut deltas = vec![Array2::zeros((0, 0)); n];
+    deltas[n - 1] = crate::loss::output_error(forward.output(), labels);
+    for l in (0..n - 1).rev() {
+        let back = deltas[l + 1].dot(feedback(l + 1).as_ref());
+        let slope = net.layers[l]
+            .activation
+            .derivative(&forward.pre[l], &forward.post[l]);
+        deltas[l] = back * slope;
+    }
+    deltas
+}
+
+/// Uniform random matrix with Glorot's bound, for fixed feedback weights.
+pub(crate) fn random_feedback(rows: usize, cols: usize, rng: &mut ChaCha8Rng) -> Array2<f32> {
+    use rand::Rng;
+    let bound = (6.0 / (rows + cols) as f32).sqrt();
+    Array2::from_shape_fn((rows, cols), |_| rng.random_range(-bound..bound))
+}
