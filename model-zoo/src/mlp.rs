@@ -103,7 +103,7 @@ impl Mlp {
         let mut post = Vec::with_capacity(self.layers.len());
         let mut h = x.to_owned();
         for layer in &self.layers {
-            let a = h.dot(&layer.weight.t()) + &layer.bias.view().insert_axis(Axis(0));
+            let a = h.dot(&layer.weight.t()) + layer.bias.view().insert_axis(Axis(0));
             let out = layer.activation.apply(&a);
             inputs.push(h);
             pre.push(a);
