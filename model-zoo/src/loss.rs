@@ -20,6 +20,16 @@ pub fn cross_entropy(logits: &Array2<f32>, labels: &[u8]) -> (f32, usize) {
     ((loss / labels.len() as f64) as f32, correct)
 }
 
+/// Cross-entropy of each example (not averaged).
+pub fn per_example_cross_entropy(logits: &Array2<f32>, labels: &[u8]) -> Vec<f32> {
+    softmax(logits)
+        .rows()
+        .into_iter()
+        .zip(labels)
+        .map(|(row, &label)| -row[label as usize].max(1e-12).ln())
+        .collect()
+}
+
 /// dL/dlogits of the mean cross-entropy: (softmax - one-hot) / batch.
 pub fn output_error(logits: &Array2<f32>, labels: &[u8]) -> Array2<f32> {
     let mut e = softmax(logits);

@@ -91,6 +91,16 @@ impl Mlp {
 
     /// Forward pass over a `(batch, inputs)` matrix.
     pub fn forward(&self, x: ArrayView2<f32>) -> Result<Forward> {
+        self.forward_perturbed(x, None)
+    }
+
+    /// Forward pass with `perturbations[l]` added to the pre-activations of layer l before its
+    /// nonlinearity (activity noise, for perturbation-based rules).
+    pub fn forward_perturbed(
+        &self,
+        x: ArrayView2<f32>,
+        perturbations: Option<&[Array2<f32>]>,
+    ) -> Result<Forward> {
         if x.ncols() != self.n_inputs() {
             return Err(ZooError::Shape(format!(
                 "the network takes {} inputs, got {}",
@@ -102,8 +112,11 @@ impl Mlp {
         let mut pre = Vec::with_capacity(self.layers.len());
         let mut post = Vec::with_capacity(self.layers.len());
         let mut h = x.to_owned();
-        for layer in &self.layers {
-            let a = h.dot(&layer.weight.t()) + layer.bias.view().insert_axis(Axis(0));
+        for (l, layer) in self.layers.iter().enumerate() {
+            let mut a = h.dot(&layer.weight.t()) + layer.bias.view().insert_axis(Axis(0));
+            if let Some(noise) = perturbations {
+                a += &noise[l];
+            }
             let out = layer.activation.apply(&a);
             inputs.push(h);
             pre.push(a);

@@ -120,3 +120,81 @@ fn every_rule_learns_fashion_mnist_well_above_chance() {
         }
     }
 }
+
+#[test]
+fn nmnc_estimates_point_closer_to_the_gradient_than_nc_at_equal_perturbations() {
+    use model_zoo::alignment::cosine_per_layer;
+    use model_zoo::rules::neural_manifold_noise_correlation::ManifoldOptions;
+    use model_zoo::rules::perturbation::PerturbationOptions;
+
+    let (train_set, test_set) = fashion_mnist(6000, 500);
+    // A network with some training behind it, shared by both estimators.
+    let net = train(
+        &TrainConfig {
+            max_steps_per_epoch: Some(40),
+            ..quick(RuleConfig::Bp, 4)
+        },
+        &train_set,
+        &test_set,
+        |_| {},
+    )
+    .unwrap()
+    .net;
+    let perturbation = PerturbationOptions {
+        perturbations: 8,
+        sigma: 1e-3,
+    };
+    let mut nc = RuleConfig::Nc(perturbation).build(&net, 5);
+    let mut nmnc = RuleConfig::Nmnc(ManifoldOptions {
+        perturbation,
+        ..ManifoldOptions::default()
+    })
+    .build(&net, 5);
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    let (mut nc_sum, mut nmnc_sum) = (0.0, 0.0);
+    for batch in 0..6 {
+        let rows: Vec<usize> = (batch * 128..(batch + 1) * 128).collect();
+        let x = train_set.x.select(ndarray::Axis(0), &rows);
+        let y: Vec<u8> = rows.iter().map(|&i| train_set.y[i]).collect();
+        let forward = net.forward(x.view()).unwrap();
+        let gradient = Backprop::gradient(&net, &forward, &y);
+        let hidden_mean = |c: Vec<f32>| c[..3].iter().sum::<f32>() / 3.0;
+        nc_sum += hidden_mean(cosine_per_layer(
+            &nc.updates(&net, &forward, &y, &mut rng).unwrap(),
+            &gradient,
+        ));
+        nmnc_sum += hidden_mean(cosine_per_layer(
+            &nmnc.updates(&net, &forward, &y, &mut rng).unwrap(),
+            &gradient,
+        ));
+    }
+    let (nc_alignment, nmnc_alignment) = (nc_sum / 6.0, nmnc_sum / 6.0);
+    assert!(
+        nc_alignment > 0.02,
+        "NC must still point along the gradient: {nc_alignment}"
+    );
+    assert!(
+        nmnc_alignment > 1.5 * nc_alignment,
+        "NMNC {nmnc_alignment} vs NC {nc_alignment}"
+    );
+}
+
+#[test]
+fn perturbation_rules_learn_well_above_chance() {
+    use model_zoo::rules::neural_manifold_noise_correlation::ManifoldOptions;
+    use model_zoo::rules::perturbation::PerturbationOptions;
+    let (train_set, test_set) = fashion_mnist(10_000, 1000);
+    for rule in [
+        RuleConfig::Nc(PerturbationOptions::default()),
+        RuleConfig::Nmnc(ManifoldOptions::default()),
+    ] {
+        let config = TrainConfig {
+            max_steps_per_epoch: Some(100),
+            epochs: 1,
+            ..quick(rule.clone(), 2)
+        };
+        let trained = train(&config, &train_set, &test_set, |_| {}).unwrap();
+        let accuracy = trained.history[0].test_accuracy;
+        assert!(accuracy > 0.6, "{rule:?}: {accuracy}");
+    }
+}

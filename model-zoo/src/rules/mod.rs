@@ -9,6 +9,9 @@
 pub mod backprop;
 pub mod direct_feedback_alignment;
 pub mod feedback_alignment;
+pub mod neural_manifold_noise_correlation;
+pub mod noise_correlation;
+pub mod perturbation;
 pub mod sign_symmetry;
 
 use ndarray::{Array1, Array2, Axis};
@@ -69,6 +72,10 @@ pub enum RuleConfig {
     Dfa,
     /// Sign-symmetric feedback.
     SignSymmetry,
+    /// Node perturbation with isotropic noise.
+    Nc(perturbation::PerturbationOptions),
+    /// Node perturbation in each layer's principal activity subspace.
+    Nmnc(neural_manifold_noise_correlation::ManifoldOptions),
 }
 
 impl RuleConfig {
@@ -81,6 +88,12 @@ impl RuleConfig {
                 net, seed,
             )),
             RuleConfig::SignSymmetry => Box::new(sign_symmetry::SignSymmetry),
+            RuleConfig::Nc(options) => Box::new(noise_correlation::NoiseCorrelation::new(*options)),
+            RuleConfig::Nmnc(options) => Box::new(
+                neural_manifold_noise_correlation::NeuralManifoldNoiseCorrelation::new(
+                    net, *options,
+                ),
+            ),
         }
     }
 }

@@ -1,0 +1,174 @@
+//! Neural manifold noise correlation, NMNC (Kang, Richards & Sabatini 2026, arXiv 2601.02636):
+//! node perturbation whose noise lives in the top-k principal subspace of each layer's
+//! activity, ξₗ = Uₗ z with z ~ N(0, σ² I_k) and Uₗ the leading eigenvectors of a running
+//! covariance of aₗ. The estimate then converges to Uₗ Uₗᵀ ∂L/∂aₗ; because the row space of the
+//! layer's Jacobian aligns with its activity manifold, that projection keeps most of the
+//! gradient while the estimator's variance scales with k instead of the number of units.
+
+use ndarray::{Array1, Array2, Axis, s};
+use ndarray_linalg::{Eigh, UPLO};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use serde::{Deserialize, Serialize};
+
+use super::perturbation::{PerturbationOptions, estimate_updates};
+use super::{LearningRule, Updates};
+use crate::error::{Result, ZooError};
+use crate::mlp::{Forward, Mlp};
+
+/// How many principal components each layer's noise spans.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubspaceSize {
+    /// A fixed number (capped at the layer's width).
+    Components(usize),
+    /// The fewest components explaining at least this fraction of the activity's variance.
+    VarianceExplained(f32),
+}
+
+/// NMNC options.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ManifoldOptions {
+    /// Perturbations and noise scale.
+    pub perturbation: PerturbationOptions,
+    /// Subspace dimension.
+    pub subspace: SubspaceSize,
+    /// Recompute the principal subspaces every this many steps.
+    pub refresh_every: usize,
+    /// Decay of the running activity mean and covariance per step.
+    pub covariance_decay: f32,
+}
+
+impl Default for ManifoldOptions {
+    fn default() -> Self {
+        Self {
+            perturbation: PerturbationOptions::default(),
+            subspace: SubspaceSize::VarianceExplained(0.9),
+            refresh_every: 50,
+            covariance_decay: 0.95,
+        }
+    }
+}
+
+/// NMNC with its running activity statistics and current subspaces.
+#[derive(Debug, Clone)]
+pub struct NeuralManifoldNoiseCorrelation {
+    options: ManifoldOptions,
+    mean: Vec<Array1<f64>>,
+    second_moment: Vec<Array2<f64>>,
+    /// `bases[l]`: (units, k) orthonormal columns.
+    bases: Vec<Array2<f32>>,
+    steps: usize,
+}
+
+impl NeuralManifoldNoiseCorrelation {
+    /// Empty statistics for `net`; the first step initialises them from its batch.
+    pub fn new(net: &Mlp, options: ManifoldOptions) -> Self {
+        Self {
+            options,
+            mean: net
+                .layers
+                .iter()
+                .map(|l| Array1::zeros(l.bias.len()))
+                .collect(),
+            second_moment: net
+                .layers
+                .iter()
+                .map(|l| Array2::zeros((l.bias.len(), l.bias.len())))
+                .collect(),
+            bases: vec![],
+            steps: 0,
+        }
+    }
+
+    /// Current subspace dimension of each layer.
+    pub fn subspace_dims(&self) -> Vec<usize> {
+        self.bases.iter().map(|b| b.ncols()).collect()
+    }
+
+    fn observe(&mut self, forward: &Forward) {
+        let decay = if self.steps == 0 {
+            0.0
+        } else {
+            f64::from(self.options.covariance_decay)
+        };
+        for (l, a) in forward.pre.iter().enumerate() {
+            let a = a.mapv(f64::from);
+            let n = a.nrows() as f64;
+            let batch_mean = a.mean_axis(Axis(0)).expect("non-empty batch");
+            let batch_second = a.t().dot(&a) / n;
+            self.mean[l] = &self.mean[l] * decay + batch_mean * (1.0 - decay);
+            self.second_moment[l] = &self.second_moment[l] * decay + batch_second * (1.0 - decay);
+        }
+    }
+
+    fn refresh(&mut self) -> Result<()> {
+        self.bases = (0..self.mean.len())
+            .map(|l| {
+                let m = &self.mean[l];
+                let cov = &self.second_moment[l]
+                    - &m.view()
+                        .insert_axis(Axis(1))
+                        .dot(&m.view().insert_axis(Axis(0)));
+                let (values, vectors) = cov.eigh(UPLO::Upper).map_err(|e| {
+                    ZooError::Diverged(format!("activity covariance of layer {l}: {e}"))
+                })?;
+                let n = values.len();
+                let total: f64 = values.iter().map(|v| v.max(0.0)).sum();
+                let k = match self.options.subspace {
+                    SubspaceSize::Components(k) => k.clamp(1, n),
+                    SubspaceSize::VarianceExplained(fraction) => {
+                        let mut acc = 0.0;
+                        let mut k = 0;
+                        for v in values.iter().rev() {
+                            k += 1;
+                            acc += v.max(0.0);
+                            if total <= 0.0 || acc >= f64::from(fraction) * total {
+                                break;
+                            }
+                        }
+                        k
+                    }
+                };
+                // eigh sorts ascending: the top k are the last columns.
+                Ok(vectors.slice(s![.., n - k..]).mapv(|v| v as f32))
+            })
+            .collect::<Result<_>>()?;
+        Ok(())
+    }
+}
+
+impl LearningRule for NeuralManifoldNoiseCorrelation {
+    fn name(&self) -> &'static str {
+        "nmnc"
+    }
+
+    fn updates(
+        &mut self,
+        net: &Mlp,
+        forward: &Forward,
+        labels: &[u8],
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Updates> {
+        self.observe(forward);
+        if self.steps % self.options.refresh_every.max(1) == 0 {
+            self.refresh()?;
+        }
+        self.steps += 1;
+        let normal =
+            Normal::new(0.0f32, self.options.perturbation.sigma).expect("sigma checked positive");
+        let bases = &self.bases;
+        estimate_updates(
+            net,
+            forward,
+            labels,
+            self.options.perturbation,
+            rng,
+            |l, batch, rng| {
+                let z =
+                    Array2::from_shape_simple_fn((batch, bases[l].ncols()), || normal.sample(rng));
+                z.dot(&bases[l].t())
+            },
+        )
+    }
+}

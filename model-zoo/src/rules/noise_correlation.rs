@@ -1,0 +1,46 @@
+//! Noise correlation, or node perturbation (Williams 1992; Fiete & Seung 2006; Werfel, Xie &
+//! Seung 2005): every unit's pre-activation gets isotropic Gaussian noise ξₗ ~ N(0, σ² I), and
+//! the error signal is the noise weighted by the change in loss it caused,
+//! δₗ = (1/K) Σₖ (L(a + ξₖ) - L(a - ξₖ)) / (2σ²) · ξₖ,ₗ, an unbiased but high-variance
+//! estimate of ∂L/∂aₗ whose variance grows with the number of units.
+
+use ndarray::Array2;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+
+use super::perturbation::{PerturbationOptions, estimate_updates};
+use super::{LearningRule, Updates};
+use crate::error::Result;
+use crate::mlp::{Forward, Mlp};
+
+/// Node perturbation with isotropic noise.
+#[derive(Debug, Clone, Copy)]
+pub struct NoiseCorrelation {
+    options: PerturbationOptions,
+}
+
+impl NoiseCorrelation {
+    /// With these options.
+    pub fn new(options: PerturbationOptions) -> Self {
+        Self { options }
+    }
+}
+
+impl LearningRule for NoiseCorrelation {
+    fn name(&self) -> &'static str {
+        "nc"
+    }
+
+    fn updates(
+        &mut self,
+        net: &Mlp,
+        forward: &Forward,
+        labels: &[u8],
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Updates> {
+        let normal = Normal::new(0.0f32, self.options.sigma).expect("sigma checked positive");
+        estimate_updates(net, forward, labels, self.options, rng, |l, batch, rng| {
+            Array2::from_shape_simple_fn((batch, net.layers[l].bias.len()), || normal.sample(rng))
+        })
+    }
+}
