@@ -25,6 +25,8 @@ enum Command {
     Datasets(commands::data::DatasetsArgs),
     /// Download (or find in a mirror) and verify datasets; all of them by default.
     Fetch(commands::data::FetchArgs),
+    /// Train a network under a learning rule on Fashion-MNIST and add it to the zoo.
+    Train(commands::train::TrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         Command::Similarity(args) => commands::similarity::run(&args),
         Command::Datasets(args) => commands::data::datasets(&args),
         Command::Fetch(args) => commands::data::fetch(&args),
+        Command::Train(args) => commands::train::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,6 +14,38 @@ pub enum ZooError {
     /// Training diverged (a non-finite loss or weight).
     #[error("training diverged: {0}")]
     Diverged(String),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A checkpoint or manifest that is not what cortexbench writes.
+    #[error("{path}: {message}")]
+    BadFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ZooError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        ZooError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn bad_file(path: &std::path::Path, message: impl Into<String>) -> Self {
+        ZooError::BadFile {
+            path: path.to_path_buf(),
+            message: message.into(),
+        }
+    }
 }
 
 /// Result alias used throughout the crate.

@@ -9,14 +9,17 @@
 //! | optimizers | [`optim`] |
 //! | alignment with the true gradient | [`alignment`] |
 //! | the training loop | [`train`] |
+//! | checkpoints (safetensors) and the zoo manifest | [`checkpoint`], [`manifest`] |
 
 // Links OpenBLAS, which ndarray's `blas` feature calls for f32 matrix products.
 extern crate blas_src;
 
 pub mod activation;
 pub mod alignment;
+pub mod checkpoint;
 mod error;
 pub mod loss;
+pub mod manifest;
 pub mod mlp;
 pub mod optim;
 pub mod rules;

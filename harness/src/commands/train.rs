@@ -1,0 +1,256 @@
+//! `harness train`: train one network under one learning rule on Fashion-MNIST, write its
+//! checkpoint, per-epoch history and config, and record it in the zoo manifest.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use brain_data::Catalog;
+use brain_data::loaders::fashion_mnist::{self, Part};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use model_zoo::manifest::{Manifest, ManifestEntry};
+use model_zoo::rules::neural_manifold_noise_correlation::ManifoldOptions;
+use model_zoo::rules::perturbation::PerturbationOptions;
+use model_zoo::{EpochRecord, LabelledData, RuleConfig, TrainConfig};
+
+use super::data::DataArgs;
+
+/// Learning rules by their command-line names.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum RuleName {
+    /// Backpropagation.
+    Bp,
+    /// Feedback alignment.
+    Fa,
+    /// Direct feedback alignment.
+    Dfa,
+    /// Sign symmetry.
+    Ss,
+    /// Noise correlation (node perturbation).
+    Nc,
+    /// Neural manifold noise correlation.
+    Nmnc,
+    /// Deep feedback control.
+    Dfc,
+}
+
+/// Architectures by their command-line names.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ArchName {
+    /// 784-256-256-256-10 tanh MLP.
+    Mlp,
+    /// Small convolutional network.
+    Cnn,
+}
+
+/// Arguments of `harness train`.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Learning rule.
+    #[arg(long, value_enum)]
+    rule: RuleName,
+    /// Architecture.
+    #[arg(long, value_enum, default_value = "mlp")]
+    arch: ArchName,
+    /// Epochs (default 40, or the config's).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Seed (default 1, or the config's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// A YAML TrainConfig (hidden, activation, rule, optimizer, batch_size, epochs, seed, …);
+    /// --rule, --epochs and --seed override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Quick preset: 2 epochs of at most 150 steps.
+    #[arg(long)]
+    quick: bool,
+    /// NC/NMNC: antithetic perturbation pairs per example and step.
+    #[arg(long)]
+    perturbations: Option<usize>,
+    /// Zoo folder: the model goes to <zoo>/<name>/, the manifest is <zoo>/manifest.yaml
+    /// (default: <cache>/zoo).
+    #[arg(long)]
+    zoo: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+/// Trains, writes the outputs, and updates the manifest.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    if matches!(args.arch, ArchName::Cnn) {
+        bail!("the CNN architecture is not implemented yet; use --arch mlp");
+    }
+    let config = config_from(args)?;
+    let store = args.data.store()?;
+    let catalog = Catalog::builtin();
+    let load = |part| -> Result<LabelledData> {
+        let d = fashion_mnist::load(&store, &catalog, part).context("loading Fashion-MNIST")?;
+        Ok(LabelledData::from_u8_images(&d.images, d.labels)?)
+    };
+    let (train_set, test_set) = (load(Part::Train)?, load(Part::Test)?);
+
+    let name = format!("{}-mlp-s{}", rule_label(&config.rule), config.seed);
+    let zoo = match &args.zoo {
+        Some(dir) => dir.clone(),
+        None => store.cache_dir().join("zoo"),
+    };
+    let out = zoo.join(&name);
+    let bar = ProgressBar::new(config.epochs as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:12} [{bar:30}] epoch {pos}/{len} {elapsed} ({per_sec})")
+            .expect("valid"),
+    );
+    bar.set_message(name.clone());
+    let trained = model_zoo::train(&config, &train_set, &test_set, |r: &EpochRecord| {
+        bar.inc(1);
+        // Printed even when the bar is hidden (not a terminal), so logs keep the history.
+        bar.suspend(|| eprintln!(
+            "epoch {:>3}: train loss {:.4} acc {:.4} | test loss {:.4} acc {:.4} | alignment {:?}",
+            r.epoch,
+            r.train_loss,
+            r.train_accuracy,
+            r.test_loss,
+            r.test_accuracy,
+            r.alignment.iter().map(|a| format!("{a:.3}")).collect::<Vec<_>>()
+        ));
+    })
+    .with_context(|| format!("training {name}"))?;
+    bar.finish_and_clear();
+
+    let checkpoint = out.join("model.safetensors");
+    let sha256 = model_zoo::checkpoint::save(&checkpoint, &trained.net, &config)?;
+    write_history(
+        &out.join("history.csv"),
+        &trained.history,
+        trained.net.layers.len(),
+    )?;
+    write_text(&out.join("config.yaml"), &serde_norway::to_string(&config)?)?;
+    let last = trained.history.last().expect("at least one epoch");
+    let manifest_path = zoo.join("manifest.yaml");
+    let mut manifest = Manifest::load(&manifest_path)?;
+    let sizes: Vec<String> = std::iter::once(trained.net.n_inputs())
+        .chain(trained.net.layers.iter().map(|l| l.bias.len()))
+        .map(|n| n.to_string())
+        .collect();
+    manifest.upsert(ManifestEntry {
+        name: name.clone(),
+        rule: rule_label(&config.rule).to_string(),
+        architecture: format!(
+            "mlp-{}-{}",
+            sizes.join("-"),
+            serde_norway::to_string(&config.activation)?.trim()
+        ),
+        data: "fashion-mnist".into(),
+        seed: config.seed,
+        epochs: config.epochs,
+        test_accuracy: last.test_accuracy,
+        checkpoint: format!("{name}/model.safetensors"),
+        sha256,
+    });
+    manifest.save(&manifest_path)?;
+    println!(
+        "{name}: test accuracy {:.4} after {} epochs; checkpoint {}; manifest {}",
+        last.test_accuracy,
+        config.epochs,
+        checkpoint.display(),
+        manifest_path.display()
+    );
+    Ok(())
+}
+
+fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
+    let rule = match args.rule {
+        RuleName::Bp => RuleConfig::Bp,
+        RuleName::Fa => RuleConfig::Fa,
+        RuleName::Dfa => RuleConfig::Dfa,
+        RuleName::Ss => RuleConfig::SignSymmetry,
+        RuleName::Nc => RuleConfig::Nc(PerturbationOptions {
+            perturbations: args
+                .perturbations
+                .unwrap_or(PerturbationOptions::default().perturbations),
+            ..PerturbationOptions::default()
+        }),
+        RuleName::Nmnc => {
+            let mut options = ManifoldOptions::default();
+            if let Some(k) = args.perturbations {
+                options.perturbation.perturbations = k;
+            }
+            RuleConfig::Nmnc(options)
+        }
+        RuleName::Dfc => bail!("deep feedback control (dfc) is not implemented yet"),
+    };
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let mut c: TrainConfig = serde_norway::from_str(&text)
+                .with_context(|| format!("{}: not a valid training config", path.display()))?;
+            c.rule = rule;
+            c
+        }
+        None => TrainConfig::mlp_default(rule, 40, 1),
+    };
+    if args.quick {
+        config.epochs = 2;
+        config.max_steps_per_epoch = Some(150);
+        config.alignment_every = 25;
+    }
+    if let Some(e) = args.epochs {
+        config.epochs = e;
+    }
+    if let Some(s) = args.seed {
+        config.seed = s;
+    }
+    Ok(config)
+}
+
+fn rule_label(rule: &RuleConfig) -> &'static str {
+    match rule {
+        RuleConfig::Bp => "bp",
+        RuleConfig::Fa => "fa",
+        RuleConfig::Dfa => "dfa",
+        RuleConfig::SignSymmetry => "ss",
+        RuleConfig::Nc(_) => "nc",
+        RuleConfig::Nmnc(_) => "nmnc",
+    }
+}
+
+fn write_history(path: &Path, history: &[EpochRecord], n_layers: usize) -> Result<()> {
+    let mut writer = csv::Writer::from_writer(vec![]);
+    let mut header: Vec<String> = [
+        "epoch",
+        "train_loss",
+        "train_accuracy",
+        "test_loss",
+        "test_accuracy",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    header.extend((1..=n_layers).map(|l| format!("alignment_fc{l}")));
+    writer.write_record(&header)?;
+    for r in history {
+        let mut row = vec![
+            r.epoch.to_string(),
+            r.train_loss.to_string(),
+            r.train_accuracy.to_string(),
+            r.test_loss.to_string(),
+            r.test_accuracy.to_string(),
+        ];
+        row.extend(r.alignment.iter().map(|a| a.to_string()));
+        writer.write_record(&row)?;
+    }
+    write_text(path, &String::from_utf8(writer.into_inner()?)?)
+}
+
+/// Writes a text file atomically (temporary file, then rename).
+fn write_text(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}

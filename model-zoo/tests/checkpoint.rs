@@ -1,0 +1,65 @@
+//! Checkpoints round-trip exactly; damaged files are clear errors; the manifest keeps one entry
+//! per model.
+
+use model_zoo::checkpoint::{load, save};
+use model_zoo::manifest::{Manifest, ManifestEntry};
+use model_zoo::{Activation, Mlp, RuleConfig, TrainConfig};
+
+#[test]
+fn a_checkpoint_restores_identical_weights_and_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Mlp::new(&[20, 7, 5, 3], Activation::Relu, 4).unwrap();
+    let config = TrainConfig::mlp_default(RuleConfig::Dfa, 3, 4);
+    let path = dir.path().join("model.safetensors");
+    let sha = save(&path, &net, &config).unwrap();
+    assert_eq!(sha.len(), 64);
+    let (restored, restored_config) = load(&path).unwrap();
+    assert_eq!(restored, net);
+    assert_eq!(restored_config, config);
+    assert!(!dir.path().join("model.tmp").exists());
+}
+
+#[test]
+fn damaged_checkpoints_are_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    save(
+        &path,
+        &Mlp::new(&[4, 3, 2], Activation::Tanh, 1).unwrap(),
+        &TrainConfig::mlp_default(RuleConfig::Bp, 1, 1),
+    )
+    .unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = dir.path().join("cut.safetensors");
+    std::fs::write(&cut, &bytes[..bytes.len() - 10]).unwrap();
+    let err = load(&cut).unwrap_err().to_string();
+    assert!(err.contains("cut.safetensors"), "{err}");
+    let missing = load(&dir.path().join("none.safetensors"))
+        .unwrap_err()
+        .to_string();
+    assert!(missing.contains("none.safetensors"), "{missing}");
+}
+
+#[test]
+fn manifest_entries_are_replaced_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("manifest.yaml");
+    let entry = |accuracy| ManifestEntry {
+        name: "bp-mlp-s1".into(),
+        rule: "bp".into(),
+        architecture: "mlp".into(),
+        data: "fashion-mnist".into(),
+        seed: 1,
+        epochs: 2,
+        test_accuracy: accuracy,
+        checkpoint: "bp-mlp-s1/model.safetensors".into(),
+        sha256: "0".repeat(64),
+    };
+    let mut manifest = Manifest::load(&path).unwrap();
+    manifest.upsert(entry(0.5));
+    manifest.upsert(entry(0.8));
+    manifest.save(&path).unwrap();
+    let again = Manifest::load(&path).unwrap();
+    assert_eq!(again.models.len(), 1);
+    assert_eq!(again.models[0].test_accuracy, 0.8);
+}
