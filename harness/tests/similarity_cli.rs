@@ -127,7 +127,7 @@ fn cross_validated_pls_reports_splits_ceiling_and_normalisation() {
         golden("labels.npy"),
         golden("R.npy"),
     );
-    let out = json_score(&[
+    let args = [
         "--metric",
         "pls",
         "--x",
@@ -140,7 +140,8 @@ fn cross_validated_pls_reports_splits_ceiling_and_normalisation() {
         p(&reps),
         "--normalization",
         "raw^2/ceiling",
-    ]);
+    ];
+    let out = json_score(&args);
     let per_split = out["per_split"].as_array().unwrap();
     assert_eq!(per_split.len(), 10);
     let mean = per_split.iter().map(|v| v.as_f64().unwrap()).sum::<f64>() / 10.0;
@@ -155,20 +156,7 @@ fn cross_validated_pls_reports_splits_ceiling_and_normalisation() {
     assert!((ceiling["normalized_score"].as_f64().unwrap() - raw * raw / c).abs() < 1e-12);
     assert!(c > 0.9 && c < 1.0, "golden responses are reliable: {c}");
     // Same seed, same numbers.
-    let again = json_score(&[
-        "--metric",
-        "pls",
-        "--x",
-        p(&x),
-        "--y",
-        p(&y),
-        "--labels",
-        p(&labels),
-        "--repetitions",
-        p(&reps),
-        "--normalization",
-        "raw^2/ceiling",
-    ]);
+    let again = json_score(&args);
     assert_eq!(out, again);
 }
 

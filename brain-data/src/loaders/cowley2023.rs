@@ -19,29 +19,23 @@ pub const ID: &str = "cowley2023-v4";
 
 /// The sessions whose images are available, in order.
 pub fn sessions_with_images(catalog: &Catalog) -> Result<Vec<String>> {
-    Ok(catalog
-        .dataset(ID)?
-        .files
-        .iter()
-        .filter_map(|f| {
-            f.path
-                .strip_prefix("images/images_")?
-                .strip_suffix(".zip")
-                .map(str::to_string)
-        })
-        .collect())
+    sessions_with_files(catalog, "images/images_", ".zip")
 }
 
 /// The sessions with raw (per-repeat) responses.
 pub fn sessions_with_repeats(catalog: &Catalog) -> Result<Vec<String>> {
+    sessions_with_files(catalog, "responses_raw/responses_", ".npy")
+}
+
+fn sessions_with_files(catalog: &Catalog, prefix: &str, suffix: &str) -> Result<Vec<String>> {
     Ok(catalog
         .dataset(ID)?
         .files
         .iter()
         .filter_map(|f| {
             f.path
-                .strip_prefix("responses_raw/responses_")?
-                .strip_suffix(".npy")
+                .strip_prefix(prefix)?
+                .strip_suffix(suffix)
                 .map(str::to_string)
         })
         .collect())
