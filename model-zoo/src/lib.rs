@@ -28,6 +28,6 @@ pub mod train;
 pub use activation::Activation;
 pub use error::{Result, ZooError};
 pub use mlp::{DenseLayer, Forward, Mlp};
-pub use optim::OptimizerConfig;
+pub use optim::{LrSchedule, OptimizerConfig};
 pub use rules::{LearningRule, RuleConfig, Updates};
 pub use train::{EpochRecord, LabelledData, TrainConfig, Trained, evaluate, train};

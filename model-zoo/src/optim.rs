@@ -42,10 +42,40 @@ impl OptimizerConfig {
     }
 }
 
+/// How the learning rate changes over training.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LrSchedule {
+    /// The configured rate throughout.
+    #[default]
+    Constant,
+    /// Cosine decay from the configured rate to `final_fraction` of it over all epochs
+    /// (Loshchilov & Hutter 2017, without restarts).
+    Cosine {
+        /// Rate at the end as a fraction of the start.
+        final_fraction: f32,
+    },
+}
+
+impl LrSchedule {
+    /// Multiplier of the base rate after `done` of `total` epochs.
+    pub fn factor(self, done: usize, total: usize) -> f32 {
+        match self {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::Cosine { final_fraction } => {
+                let progress = done as f32 / total.max(1) as f32;
+                final_fraction
+                    + (1.0 - final_fraction) * 0.5 * (1.0 + (std::f32::consts::PI * progress).cos())
+            }
+        }
+    }
+}
+
 /// Optimizer state for one network.
 #[derive(Debug, Clone)]
 pub struct Optimizer {
     config: OptimizerConfig,
+    lr_factor: f32,
     step: i32,
     first: (Vec<Array2<f32>>, Vec<Array1<f32>>),
     second: (Vec<Array2<f32>>, Vec<Array1<f32>>),
@@ -68,10 +98,16 @@ impl Optimizer {
         };
         Self {
             config,
+            lr_factor: 1.0,
             step: 0,
             first: zeros(),
             second: zeros(),
         }
+    }
+
+    /// Scales the configured learning rate by `factor` from now on.
+    pub fn set_lr_factor(&mut self, factor: f32) {
+        self.lr_factor = factor;
     }
 
     /// Applies one step of `updates` to `net`.
@@ -102,6 +138,7 @@ impl Optimizer {
         let (param, grad) = (param.view_mut().into_dyn(), grad.view().into_dyn());
         match self.config {
             OptimizerConfig::Sgd { lr, momentum } => {
+                let lr = lr * self.lr_factor;
                 Zip::from(param).and(m).and(grad).for_each(|p, m, &g| {
                     *m = momentum * *m + g;
                     *p -= lr * *m;
@@ -133,4 +170,21 @@ impl Optimizer {
 enum Slot {
     Weight(usize),
     Bias(usize),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosine_schedule_starts_at_one_and_decays_to_its_floor() {
+        let s = LrSchedule::Cosine {
+            final_fraction: 0.01,
+        };
+        assert_eq!(s.factor(0, 40), 1.0);
+        assert!((s.factor(20, 40) - 0.505).abs() < 1e-6);
+        assert!((s.factor(40, 40) - 0.01).abs() < 1e-6);
+        assert!((1..40).all(|e| s.factor(e, 40) < s.factor(e - 1, 40)));
+        assert_eq!(LrSchedule::Constant.factor(39, 40), 1.0);
+    }
 }

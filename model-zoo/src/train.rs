@@ -12,7 +12,7 @@ use crate::alignment::cosine_per_layer;
 use crate::error::{Result, ZooError};
 use crate::loss::cross_entropy;
 use crate::mlp::Mlp;
-use crate::optim::{Optimizer, OptimizerConfig};
+use crate::optim::{LrSchedule, Optimizer, OptimizerConfig};
 use crate::rules::RuleConfig;
 use crate::rules::backprop::Backprop;
 
@@ -63,6 +63,9 @@ pub struct TrainConfig {
     pub rule: RuleConfig,
     /// Optimizer.
     pub optimizer: OptimizerConfig,
+    /// Learning-rate schedule over epochs.
+    #[serde(default)]
+    pub lr_schedule: LrSchedule,
     /// Examples per step.
     pub batch_size: usize,
     /// Passes over the training data.
@@ -83,6 +86,7 @@ impl TrainConfig {
             activation: Activation::Tanh,
             rule,
             optimizer: OptimizerConfig::adam(1e-3),
+            lr_schedule: LrSchedule::Constant,
             batch_size: 128,
             epochs,
             seed,
@@ -143,6 +147,7 @@ pub fn train(
     let mut order: Vec<usize> = (0..train.y.len()).collect();
     let mut history = vec![];
     for epoch in 1..=config.epochs {
+        optimizer.set_lr_factor(config.lr_schedule.factor(epoch - 1, config.epochs));
         order.shuffle(&mut shuffle_rng);
         let (mut loss_sum, mut correct, mut seen, mut steps) = (0.0f64, 0usize, 0usize, 0usize);
         let mut alignment_sum = vec![0.0f64; net.layers.len()];
