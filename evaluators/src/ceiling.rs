@@ -1,6 +1,6 @@
 //! Reliability ceilings of neural responses and ceiling normalisation.
 
-use ndarray::{Array2, ArrayView3, Axis};
+use ndarray::{Array2, ArrayView3};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -27,9 +27,10 @@ pub struct SplitHalfCeiling {
 /// Split-half ceiling with `n_splits` seeded random halvings of the repetitions.
 ///
 /// `responses` is `(stimuli, neuroids, repetitions)`; NaN marks a missing repetition. For each
-/// halving, each half is averaged over its available repetitions, each neuroid's two half
-/// means are correlated over stimuli (stimuli missing in either half are left out), and the
-/// correlation is corrected to full length by Spearman-Brown, 2r / (1 + r).
+/// halving, each stimulus's recorded repetitions are split in two balanced halves (see
+/// `half_means`), each neuroid's two half means are correlated over stimuli (stimuli with a
+/// single repetition are left out), and the correlation is corrected to full length by
+/// Spearman-Brown, 2r / (1 + r).
 pub fn split_half_ceiling(
     responses: ArrayView3<f64>,
     n_splits: usize,
@@ -47,8 +48,9 @@ pub fn split_half_ceiling(
     split_half_ceiling_with_permutations(responses, &permutations)
 }
 
-/// As [`split_half_ceiling`] with given permutations of the repetition axis: the first
-/// `reps / 2` entries of each form one half, the rest the other.
+/// As [`split_half_ceiling`] with given permutations of the repetition axis. Without missing
+/// repetitions, the first `reps / 2` entries of each permutation form one half and the rest
+/// the other.
 pub fn split_half_ceiling_with_permutations(
     responses: ArrayView3<f64>,
     permutations: &[Vec<usize>],
@@ -82,8 +84,7 @@ pub fn split_half_ceiling_with_permutations(
                 "{perm:?} is not a permutation of the {reps} repetitions"
             )));
         }
-        let half_a = half_mean(responses, &perm[..reps / 2]);
-        let half_b = half_mean(responses, &perm[reps / 2..]);
+        let (half_a, half_b) = half_means(responses, perm);
         let mut corrected = vec![];
         for j in 0..n_neuroids {
             let (a, b): (Vec<f64>, Vec<f64>) = (0..n_stimuli)
@@ -127,20 +128,37 @@ pub fn spearman_brown(r: f64) -> f64 {
     2.0 * r / (1.0 + r)
 }
 
-/// `(stimuli, neuroids)` mean over the given repetitions, ignoring NaN (NaN when none is present).
-fn half_mean(responses: ArrayView3<f64>, reps: &[usize]) -> Array2<f64> {
-    let picked = responses.select(Axis(2), reps);
-    picked.map_axis(Axis(2), |v| {
-        let (sum, count) = v
-            .iter()
-            .filter(|x| !x.is_nan())
-            .fold((0.0, 0), |(s, c), x| (s + x, c + 1));
-        if count == 0 {
-            f64::NAN
-        } else {
-            sum / count as f64
+/// The two half means, `(stimuli, neuroids)` each, of one halving: for every stimulus and
+/// neuroid, its recorded (non-NaN) repetitions are taken in the order of `permutation` and
+/// split in two, the first ⌊k/2⌋ against the rest, so that halves stay balanced when stimuli
+/// have different numbers of repetitions. A half with no repetition is NaN.
+fn half_means(responses: ArrayView3<f64>, permutation: &[usize]) -> (Array2<f64>, Array2<f64>) {
+    let (n_stimuli, n_neuroids, _) = responses.dim();
+    let mut first = Array2::from_elem((n_stimuli, n_neuroids), f64::NAN);
+    let mut second = first.clone();
+    let mut recorded = Vec::with_capacity(permutation.len());
+    for s in 0..n_stimuli {
+        for n in 0..n_neuroids {
+            recorded.clear();
+            recorded.extend(
+                permutation
+                    .iter()
+                    .map(|&r| responses[[s, n, r]])
+                    .filter(|v| !v.is_nan()),
+            );
+            let (a, b) = recorded.split_at(recorded.len() / 2);
+            let mean = |v: &[f64]| {
+                if v.is_empty() {
+                    f64::NAN
+                } else {
+                    v.iter().sum::<f64>() / v.len() as f64
+                }
+            };
+            first[[s, n]] = mean(a);
+            second[[s, n]] = mean(b);
         }
-    })
+    }
+    (first, second)
 }
 
 /// How a raw score is related to its ceiling. Brain-Score switched from (r/c)² to r²/c in
@@ -234,10 +252,7 @@ pub fn rdm_split_half_ceiling(
     for _ in 0..n_splits.max(1) {
         let mut p: Vec<usize> = (0..reps).collect();
         p.shuffle(&mut rng);
-        let (a, b) = (
-            half_mean(responses, &p[..reps / 2]),
-            half_mean(responses, &p[reps / 2..]),
-        );
+        let (a, b) = half_means(responses, &p);
         let ra = crate::rdm::compute_rdm(a.view(), rdm_method)?;
         let rb = crate::rdm::compute_rdm(b.view(), rdm_method)?;
         per_split.push(spearman_brown(crate::compare::compare_rdms(

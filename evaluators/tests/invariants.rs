@@ -428,3 +428,30 @@ fn metric_specs_read_the_names_configs_use() {
             .is_err()
     );
 }
+
+#[test]
+fn split_half_balances_the_recorded_repetitions_of_each_stimulus() {
+    // Two recorded repetitions per stimulus, NaN-padded to four. Splitting the repetition slots
+    // {0, 1} | {2, 3} would leave the second half empty; splitting the recorded ones pairs
+    // repetition 0 with repetition 1.
+    let signal = random(30, 1, 28);
+    let noise = random(30, 2, 29);
+    let responses = Array3::from_shape_fn((30, 1, 4), |(s, _, r)| {
+        if r < 2 {
+            signal[[s, 0]] + 0.3 * noise[[s, r]]
+        } else {
+            f64::NAN
+        }
+    });
+    let ceiling = evaluators::ceiling::split_half_ceiling_with_permutations(
+        responses.view(),
+        &[vec![0, 1, 2, 3]],
+    )
+    .unwrap();
+    let r = evaluators::stats::pearson(
+        responses.slice(ndarray::s![.., 0, 0]),
+        responses.slice(ndarray::s![.., 0, 1]),
+    )
+    .unwrap();
+    assert!((ceiling.ceiling - evaluators::ceiling::spearman_brown(r)).abs() < 1e-12);
+}

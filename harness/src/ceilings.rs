@@ -43,7 +43,7 @@ pub fn measure(benchmark: &Benchmark, target: &TargetData) -> Result<MeasuredCei
                 value: Some(c.ceiling),
                 sem: Some(c.sem),
                 method: format!(
-                    "split-half over {} repetitions, Spearman-Brown, median over neuroids, mean of {n_splits} splits",
+                    "split-half of each stimulus's recorded repetitions (up to {}), Spearman-Brown, median over neuroids, mean of {n_splits} splits",
                     c.n_repetitions
                 ),
             }
