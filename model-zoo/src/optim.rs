@@ -150,6 +150,7 @@ impl Optimizer {
                 beta2,
                 eps,
             } => {
+                let lr = lr * self.lr_factor;
                 let c1 = 1.0 - beta1.powi(self.step);
                 let c2 = 1.0 - beta2.powi(self.step);
                 Zip::from(param)
@@ -186,5 +187,35 @@ mod tests {
         assert!((s.factor(40, 40) - 0.01).abs() < 1e-6);
         assert!((1..40).all(|e| s.factor(e, 40) < s.factor(e - 1, 40)));
         assert_eq!(LrSchedule::Constant.factor(39, 40), 1.0);
+    }
+}
+
+#[cfg(test)]
+mod step_tests {
+    use super::*;
+    use crate::activation::Activation;
+
+    /// The change one step makes to the first weight, for a given rate factor.
+    fn first_step(config: OptimizerConfig, factor: f32) -> f32 {
+        let mut net = Mlp::new(&[3, 2], Activation::Identity, 1).unwrap();
+        let before = net.layers[0].weight[[0, 0]];
+        let updates = Updates {
+            weight: vec![Array2::from_elem((2, 3), 0.5)],
+            bias: vec![Array1::from_elem(2, 0.5)],
+        };
+        let mut optimizer = Optimizer::new(config, &net);
+        optimizer.set_lr_factor(factor);
+        optimizer.step(&mut net, &updates);
+        net.layers[0].weight[[0, 0]] - before
+    }
+
+    #[test]
+    fn both_optimizers_scale_their_step_by_the_schedule_factor() {
+        for config in [OptimizerConfig::Sgd { lr: 0.1, momentum: 0.9 }, OptimizerConfig::adam(0.1)] {
+            let (full, half) = (first_step(config, 1.0), first_step(config, 0.5));
+            assert!(full < 0.0, "{config:?} descends");
+            assert!((half - 0.5 * full).abs() < 1e-6, "{config:?}: {half} vs {full}");
+            assert_eq!(first_step(config, 0.0), 0.0);
+        }
     }
 }
