@@ -19,7 +19,7 @@ impl Activation {
     /// f(a) for a matrix of pre-activations.
     pub fn apply(self, pre: &Array2<f32>) -> Array2<f32> {
         match self {
-            Activation::Tanh => pre.mapv(f32::tanh),
+            Activation::Tanh => pre.mapv(fast_tanh),
             Activation::Relu => pre.mapv(|v| v.max(0.0)),
             Activation::Identity => pre.clone(),
         }
@@ -32,5 +32,38 @@ impl Activation {
             Activation::Relu => pre.mapv(|a| if a > 0.0 { 1.0 } else { 0.0 }),
             Activation::Identity => Array2::ones(pre.raw_dim()),
         }
+    }
+}
+
+/// tanh(x) by a [13/6] rational minimax approximation on [-7.9053, 7.9053] (beyond which f32
+/// tanh is ±1), accurate to a few float ulps. It is branch-free, so the compiler vectorises
+/// it, unlike libm's `tanhf`. Coefficients as published with Eigen's `generic_fast_tanh_float`.
+#[inline]
+pub fn fast_tanh(x: f32) -> f32 {
+    const CLAMP: f32 = 7.905_311;
+    let x = x.clamp(-CLAMP, CLAMP);
+    let x2 = x * x;
+    let p = x2 * -2.760_768_5e-16 + 2.000_187_9e-13;
+    let p = x2 * p + -8.604_671_5e-11;
+    let p = x2 * p + 5.122_297e-8;
+    let p = x2 * p + 1.485_722_4e-5;
+    let p = x2 * p + 6.372_619_3e-4;
+    let p = x2 * p + 4.893_524_6e-3;
+    let q = x2 * 1.198_258_4e-6 + 1.185_347_1e-4;
+    let q = x2 * q + 2.268_434_6e-3;
+    let q = x2 * q + 4.893_525e-3;
+    x * p / q
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fast_tanh_matches_libm_to_float_precision() {
+        let worst = (-100_000..=100_000)
+            .map(|i| i as f32 * 1e-4)
+            .chain([-50.0, -8.0, 8.0, 50.0, 1e-8, -1e-8])
+            .map(|x| (super::fast_tanh(x) - x.tanh()).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 5e-7, "{worst}");
     }
 }

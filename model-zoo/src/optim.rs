@@ -211,10 +211,19 @@ mod step_tests {
 
     #[test]
     fn both_optimizers_scale_their_step_by_the_schedule_factor() {
-        for config in [OptimizerConfig::Sgd { lr: 0.1, momentum: 0.9 }, OptimizerConfig::adam(0.1)] {
+        for config in [
+            OptimizerConfig::Sgd {
+                lr: 0.1,
+                momentum: 0.9,
+            },
+            OptimizerConfig::adam(0.1),
+        ] {
             let (full, half) = (first_step(config, 1.0), first_step(config, 0.5));
             assert!(full < 0.0, "{config:?} descends");
-            assert!((half - 0.5 * full).abs() < 1e-6, "{config:?}: {half} vs {full}");
+            assert!(
+                (half - 0.5 * full).abs() < 1e-6,
+                "{config:?}: {half} vs {full}"
+            );
             assert_eq!(first_step(config, 0.0), 0.0);
         }
     }
