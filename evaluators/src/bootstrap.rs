@@ -129,15 +129,7 @@ pub fn bootstrap_cka(
     options.validate()?;
     // Kernels are rebuilt from the resampled rows: linear from the Gram matrix, RBF from the
     // squared distances so that its median bandwidth follows the resample.
-    let prepare = |m: ArrayView2<f64>, what: &str| -> Result<ndarray::Array2<f64>> {
-        match cka_options.kernel {
-            CkaKernel::Linear => cka::kernel_gram(m, CkaKernel::Linear, what),
-            CkaKernel::Rbf { .. } => {
-                cka::kernel_gram(m, cka_options.kernel, what)?;
-                Ok(cka::squared_distances(&gram::gram(m)))
-            }
-        }
-    };
+    let prepare = |m: ArrayView2<f64>, what: &str| cka::kernel_base(m, cka_options.kernel, what);
     let (kx, ky) = (prepare(x, "x")?, prepare(y, "y")?);
     crate::checks::ensure_same_stimuli(kx.nrows(), ky.nrows())?;
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);

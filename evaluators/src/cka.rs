@@ -55,21 +55,36 @@ pub(crate) fn kernel_gram(
     kernel: CkaKernel,
     what: &str,
 ) -> Result<Array2<f64>> {
+    let base = kernel_base(x, kernel, what)?;
+    match kernel {
+        CkaKernel::Linear => Ok(base),
+        CkaKernel::Rbf { threshold } => rbf_from_squared_distances(base, threshold, what),
+    }
+}
+
+/// Validates a representation and returns what its kernel is built from: the Gram matrix for
+/// the linear kernel, the squared distances for RBF (whose bandwidth depends on the stimuli
+/// present, so a bootstrap rebuilds it per resample).
+pub(crate) fn kernel_base(
+    x: ArrayView2<f64>,
+    kernel: CkaKernel,
+    what: &str,
+) -> Result<Array2<f64>> {
     let (n, p) = x.dim();
     checks::ensure_min_stimuli(n, 4, what)?;
     checks::ensure_has_features(p, what)?;
     checks::ensure_finite_2d(x, what)?;
+    // Both HSIC estimators are invariant to a shift of the features, so no centring pass.
+    let gram = gram::gram(x);
     match kernel {
-        // Both HSIC estimators are invariant to a shift of the features, so no centring pass.
-        CkaKernel::Linear => Ok(gram::gram(x)),
+        CkaKernel::Linear => Ok(gram),
         CkaKernel::Rbf { threshold } => {
             if threshold.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
                 return Err(MetricError::InvalidOption(format!(
                     "RBF threshold must be > 0, got {threshold}"
                 )));
             }
-            let sq_dist = squared_distances(&gram::gram(x));
-            rbf_from_squared_distances(sq_dist, threshold, what)
+            Ok(squared_distances(&gram))
         }
     }
 }

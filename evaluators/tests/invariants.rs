@@ -455,3 +455,34 @@ fn split_half_balances_the_recorded_repetitions_of_each_stimulus() {
     .unwrap();
     assert!((ceiling.ceiling - evaluators::ceiling::spearman_brown(r)).abs() < 1e-12);
 }
+
+#[test]
+fn rbf_cka_bootstrap_brackets_its_estimate() {
+    let x = random(40, 10, 30);
+    let y = linear_responses(&x, 6, 0.5, 31);
+    let options = CkaOptions {
+        kernel: CkaKernel::Rbf { threshold: 1.0 },
+        debiased: false,
+    };
+    let point = cka(x.view(), y.view(), options).unwrap();
+    let ci = bootstrap_cka(
+        x.view(),
+        y.view(),
+        options,
+        BootstrapOptions {
+            n_resamples: 100,
+            confidence: 0.95,
+            seed: 2,
+        },
+    )
+    .unwrap();
+    assert!(ci.low < point && point < ci.high, "{ci:?} vs {point}");
+    let bad = CkaOptions {
+        kernel: CkaKernel::Rbf { threshold: 0.0 },
+        debiased: false,
+    };
+    assert!(matches!(
+        bootstrap_cka(x.view(), y.view(), bad, BootstrapOptions::default()),
+        Err(MetricError::InvalidOption(_))
+    ));
+}

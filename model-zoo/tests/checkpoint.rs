@@ -63,3 +63,20 @@ fn manifest_entries_are_replaced_by_name() {
     assert_eq!(again.models.len(), 1);
     assert_eq!(again.models[0].test_accuracy, 0.8);
 }
+
+#[test]
+fn built_rules_report_the_names_their_configs_use() {
+    use model_zoo::rules::neural_manifold_noise_correlation::ManifoldOptions;
+    use model_zoo::rules::perturbation::PerturbationOptions;
+    let net = Mlp::new(&[4, 3, 2], Activation::Tanh, 1).unwrap();
+    for config in [
+        RuleConfig::Bp,
+        RuleConfig::Fa,
+        RuleConfig::Dfa,
+        RuleConfig::SignSymmetry,
+        RuleConfig::Nc(PerturbationOptions::default()),
+        RuleConfig::Nmnc(ManifoldOptions::default()),
+    ] {
+        assert_eq!(config.build(&net, 0).name(), config.name());
+    }
+}

@@ -90,7 +90,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     let (train_set, test_set) = (load(Part::Train)?, load(Part::Test)?);
 
-    let name = format!("{}-mlp-s{}", rule_label(&config.rule), config.seed);
+    let name = format!("{}-mlp-s{}", config.rule.name(), config.seed);
     let zoo = match &args.zoo {
         Some(dir) => dir.clone(),
         None => store.cache_dir().join("zoo"),
@@ -135,7 +135,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         .collect();
     manifest.upsert(ManifestEntry {
         name: name.clone(),
-        rule: rule_label(&config.rule).to_string(),
+        rule: config.rule.name().to_string(),
         architecture: format!(
             "mlp-{}-{}",
             sizes.join("-"),
@@ -203,17 +203,6 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
         config.seed = s;
     }
     Ok(config)
-}
-
-fn rule_label(rule: &RuleConfig) -> &'static str {
-    match rule {
-        RuleConfig::Bp => "bp",
-        RuleConfig::Fa => "fa",
-        RuleConfig::Dfa => "dfa",
-        RuleConfig::SignSymmetry => "ss",
-        RuleConfig::Nc(_) => "nc",
-        RuleConfig::Nmnc(_) => "nmnc",
-    }
 }
 
 fn write_history(path: &Path, history: &[EpochRecord], n_layers: usize) -> Result<()> {

@@ -79,6 +79,19 @@ pub enum RuleConfig {
 }
 
 impl RuleConfig {
+    /// Short name used on the command line, in model names and results: `bp`, `fa`, `dfa`,
+    /// `ss`, `nc`, `nmnc` (also what the built rule's [`LearningRule::name`] returns).
+    pub fn name(&self) -> &'static str {
+        match self {
+            RuleConfig::Bp => "bp",
+            RuleConfig::Fa => "fa",
+            RuleConfig::Dfa => "dfa",
+            RuleConfig::SignSymmetry => "ss",
+            RuleConfig::Nc(_) => "nc",
+            RuleConfig::Nmnc(_) => "nmnc",
+        }
+    }
+
     /// Builds the rule for `net`; fixed random feedback is drawn from `seed`.
     pub fn build(&self, net: &Mlp, seed: u64) -> Box<dyn LearningRule> {
         match self {

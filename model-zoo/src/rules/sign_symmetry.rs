@@ -17,7 +17,7 @@ pub struct SignSymmetry;
 
 impl LearningRule for SignSymmetry {
     fn name(&self) -> &'static str {
-        "sign_symmetry"
+        "ss"
     }
 
     fn updates(
