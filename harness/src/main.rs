@@ -9,6 +9,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc keeps the large per-batch buffers of training and feature extraction (tens of MB
+/// each) in its pools; glibc's allocator maps and unmaps each one, which doubled a CNN step.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Score neural-network representations against primate visual cortex.
 #[derive(Parser)]
 #[command(name = "harness", version, about)]

@@ -2,6 +2,8 @@
 
 use std::process::{Command, Output};
 
+use model_zoo::rules::deep_feedback_control::FeedbackWeights;
+
 fn harness(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_harness"))
         .args(args)
@@ -60,25 +62,93 @@ fn quick_training_writes_checkpoint_history_config_and_manifest() {
     assert_eq!(entry.sha256, sha);
 }
 
+/// A CNN trained by DFC for a few steps from a YAML config, with the config's rule options kept.
 #[test]
-fn unimplemented_choices_are_refused_clearly() {
-    let out = harness(&["train", "--rule", "dfc", "--quick", "--offline"]);
-    assert!(!out.status.success());
+fn a_config_file_trains_a_cnn_with_dfc() {
+    let zoo = tempfile::tempdir().unwrap();
+    let config_path = zoo.path().join("run.yaml");
+    let mut config =
+        model_zoo::TrainConfig::cnn_default(model_zoo::RuleConfig::Dfc(Default::default()), 1, 5);
+    config.max_steps_per_epoch = Some(3);
+    if let model_zoo::RuleConfig::Dfc(options) = &mut config.rule {
+        options.target_step = 0.02;
+        if let FeedbackWeights::Trained { pretrain_steps, .. } = &mut options.feedback {
+            *pretrain_steps = 10;
+        }
+    }
+    std::fs::write(&config_path, serde_norway::to_string(&config).unwrap()).unwrap();
+    let out = harness(&[
+        "train",
+        "--rule",
+        "dfc",
+        "--config",
+        config_path.to_str().unwrap(),
+        "--zoo",
+        zoo.path().to_str().unwrap(),
+        "--offline",
+    ]);
     assert!(
+        out.status.success(),
+        "{}",
         String::from_utf8_lossy(&out.stderr)
-            .contains("deep feedback control (dfc) is not implemented yet")
     );
+    let dir = zoo.path().join("dfc-cnn-s5");
+    let (net, saved) = model_zoo::checkpoint::load(&dir.join("model.safetensors")).unwrap();
+    assert_eq!(net.layer_names(), ["conv1", "conv2", "fc1", "fc2"]);
+    assert_eq!(saved, config);
+    let history = std::fs::read_to_string(dir.join("history.csv")).unwrap();
+    assert!(
+        history
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("alignment_conv1,alignment_conv2,alignment_fc1,alignment_fc2"),
+        "{history}"
+    );
+    let manifest = model_zoo::manifest::Manifest::load(&zoo.path().join("manifest.yaml")).unwrap();
+    assert_eq!(
+        manifest.models[0].architecture,
+        "28x28x1-conv5x5x32/2-conv5x5x64/2-fc256-fc10 tanh"
+    );
+}
+
+#[test]
+fn conflicting_or_broken_configs_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let cnn = dir.path().join("cnn.yaml");
+    let config = model_zoo::TrainConfig::cnn_default(model_zoo::RuleConfig::Bp, 1, 1);
+    std::fs::write(&cnn, serde_norway::to_string(&config).unwrap()).unwrap();
     let out = harness(&[
         "train",
         "--rule",
         "bp",
         "--arch",
-        "cnn",
-        "--quick",
+        "mlp",
+        "--config",
+        cnn.to_str().unwrap(),
         "--offline",
     ]);
     assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("CNN architecture is not implemented yet")
+        err.contains("cnn.yaml: the config is for a cnn, but --arch mlp was given"),
+        "{err}"
+    );
+
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, "hidden: [256\n").unwrap();
+    let out = harness(&[
+        "train",
+        "--rule",
+        "bp",
+        "--config",
+        broken.to_str().unwrap(),
+        "--offline",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken.yaml: not a valid training config"),
+        "{err}"
     );
 }

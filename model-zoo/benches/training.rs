@@ -5,7 +5,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use model_zoo::optim::Optimizer;
 use model_zoo::rules::backprop::Backprop;
-use model_zoo::{Activation, Mlp, OptimizerConfig};
+use model_zoo::{Activation, Network, OptimizerConfig};
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -14,7 +14,7 @@ fn bench(c: &mut Criterion) {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let x = Array2::from_shape_fn((128, 784), |_| rng.random::<f32>());
     let y: Vec<u8> = (0..128).map(|i| (i % 10) as u8).collect();
-    let mut net = Mlp::new(&[784, 256, 256, 256, 10], Activation::Tanh, 1).unwrap();
+    let mut net = Network::mlp(&[784, 256, 256, 256, 10], Activation::Tanh, 1).unwrap();
     let mut optimizer = Optimizer::new(OptimizerConfig::adam(1e-3), &net);
     let mut group = c.benchmark_group("training");
     group.throughput(Throughput::Elements(128));

@@ -1,6 +1,7 @@
 //! Checkpoints: a network's weights as safetensors (`fc1.weight` `(out, in)`, `fc1.bias`,
-//! little-endian f32), with the layer order, nonlinearities and the training config that
-//! produced them in the file's metadata. Written to a temporary file and renamed, so a
+//! little-endian f32; a convolution's `conv1.weight` is `(out, kh·kw·c)` with its taps in
+//! (ky, kx, c) order), with the layer order, kinds, input geometry, nonlinearities and the
+//! training config that produced them in the file's metadata (`format`: `cortexbench-network-1`). Written to a temporary file and renamed, so a
 //! checkpoint is either complete or absent.
 
 use std::collections::HashMap;
@@ -14,19 +15,20 @@ use sha2::{Digest, Sha256};
 
 use crate::activation::Activation;
 use crate::error::{Result, ZooError};
-use crate::mlp::{DenseLayer, Mlp};
+use crate::network::{Layer, LayerKind, Network};
 use crate::train::TrainConfig;
 
-const FORMAT: &str = "cortexbench-mlp-1";
+const FORMAT: &str = "cortexbench-network-1";
 
 #[derive(Serialize, Deserialize)]
 struct LayerInfo {
     name: String,
+    kind: LayerKind,
     activation: Activation,
 }
 
 /// Writes `net` (and the config that trained it) to `path`; returns the file's sha256.
-pub fn save(path: &Path, net: &Mlp, config: &TrainConfig) -> Result<String> {
+pub fn save(path: &Path, net: &Network, config: &TrainConfig) -> Result<String> {
     let bytes_of = |values: &[f32]| {
         values
             .iter()
@@ -60,6 +62,7 @@ pub fn save(path: &Path, net: &Mlp, config: &TrainConfig) -> Result<String> {
         .iter()
         .map(|l| LayerInfo {
             name: l.name.clone(),
+            kind: l.kind,
             activation: l.activation,
         })
         .collect();
@@ -81,7 +84,7 @@ pub fn save(path: &Path, net: &Mlp, config: &TrainConfig) -> Result<String> {
 }
 
 /// Reads a checkpoint written by [`save`]: the network and the config that trained it.
-pub fn load(path: &Path) -> Result<(Mlp, TrainConfig)> {
+pub fn load(path: &Path) -> Result<(Network, TrainConfig)> {
     let bytes = std::fs::read(path).map_err(|e| ZooError::io(path, e))?;
     let file = SafeTensors::deserialize(&bytes)
         .map_err(|e| ZooError::bad_file(path, format!("not a readable safetensors file: {e}")))?;
@@ -91,7 +94,7 @@ pub fn load(path: &Path) -> Result<(Mlp, TrainConfig)> {
     if metadata.get("format").map(String::as_str) != Some(FORMAT) {
         return Err(ZooError::bad_file(
             path,
-            format!("not a cortexbench MLP checkpoint (format {FORMAT} expected)"),
+            format!("not a cortexbench network checkpoint (format {FORMAT} expected)"),
         ));
     }
     let field = |key: &str| {
@@ -130,22 +133,18 @@ pub fn load(path: &Path) -> Result<(Mlp, TrainConfig)> {
                 format!("{}: bias length does not match the weights", info.name),
             ));
         }
-        net_layers.push(DenseLayer {
+        net_layers.push(Layer {
             name: info.name,
+            kind: info.kind,
             weight: Array2::from_shape_vec((w_shape[0], w_shape[1]), w).expect("shape checked"),
             bias: Array1::from(b),
             activation: info.activation,
         });
     }
-    for pair in net_layers.windows(2) {
-        if pair[0].weight.nrows() != pair[1].weight.ncols() {
-            return Err(ZooError::bad_file(
-                path,
-                format!("{} does not feed {}", pair[0].name, pair[1].name),
-            ));
-        }
-    }
-    Ok((Mlp { layers: net_layers }, config))
+    let net = Network { layers: net_layers };
+    net.check()
+        .map_err(|e| ZooError::bad_file(path, e.to_string()))?;
+    Ok((net, config))
 }
 
 /// Writes `bytes` to a temporary file beside `path` and renames it into place.

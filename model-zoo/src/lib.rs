@@ -3,7 +3,9 @@
 //! | concept | module |
 //! |---|---|
 //! | nonlinearities | [`activation`] |
-//! | the network and its forward pass | [`mlp`] |
+//! | architectures as configs name them | [`architecture`] |
+//! | networks (MLP, CNN) and their forward pass | [`network`] |
+//! | convolution as im2col + GEMM, pooling | [`conv`] |
 //! | loss | [`loss`] |
 //! | learning rules, one module each | [`rules`] |
 //! | optimizers | [`optim`] |
@@ -16,18 +18,21 @@ extern crate blas_src;
 
 pub mod activation;
 pub mod alignment;
+pub mod architecture;
 pub mod checkpoint;
+pub mod conv;
 mod error;
 pub mod loss;
 pub mod manifest;
-pub mod mlp;
+pub mod network;
 pub mod optim;
 pub mod rules;
 pub mod train;
 
 pub use activation::Activation;
+pub use architecture::Architecture;
 pub use error::{Result, ZooError};
-pub use mlp::{DenseLayer, Forward, Mlp};
+pub use network::{Forward, Layer, LayerKind, Network};
 pub use optim::{LrSchedule, OptimizerConfig};
 pub use rules::{LearningRule, RuleConfig, Updates};
 pub use train::{EpochRecord, LabelledData, TrainConfig, Trained, evaluate, train};

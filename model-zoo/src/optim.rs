@@ -3,7 +3,7 @@
 use ndarray::{Array1, Array2, Zip};
 use serde::{Deserialize, Serialize};
 
-use crate::mlp::Mlp;
+use crate::network::Network;
 use crate::rules::Updates;
 
 /// Optimizer and its hyper-parameters.
@@ -83,7 +83,7 @@ pub struct Optimizer {
 
 impl Optimizer {
     /// Zero state shaped like `net`.
-    pub fn new(config: OptimizerConfig, net: &Mlp) -> Self {
+    pub fn new(config: OptimizerConfig, net: &Network) -> Self {
         let zeros = || {
             (
                 net.layers
@@ -111,7 +111,7 @@ impl Optimizer {
     }
 
     /// Applies one step of `updates` to `net`.
-    pub fn step(&mut self, net: &mut Mlp, updates: &Updates) {
+    pub fn step(&mut self, net: &mut Network, updates: &Updates) {
         self.step += 1;
         for (l, layer) in net.layers.iter_mut().enumerate() {
             self.apply(&mut layer.weight, &updates.weight[l], Slot::Weight(l));
@@ -197,7 +197,7 @@ mod step_tests {
 
     /// The change one step makes to the first weight, for a given rate factor.
     fn first_step(config: OptimizerConfig, factor: f32) -> f32 {
-        let mut net = Mlp::new(&[3, 2], Activation::Identity, 1).unwrap();
+        let mut net = Network::mlp(&[3, 2], Activation::Identity, 1).unwrap();
         let before = net.layers[0].weight[[0, 0]];
         let updates = Updates {
             weight: vec![Array2::from_elem((2, 3), 0.5)],

@@ -3,12 +3,12 @@
 
 use model_zoo::checkpoint::{load, save};
 use model_zoo::manifest::{Manifest, ManifestEntry};
-use model_zoo::{Activation, Mlp, RuleConfig, TrainConfig};
+use model_zoo::{Activation, Network, RuleConfig, TrainConfig};
 
 #[test]
 fn a_checkpoint_restores_identical_weights_and_config() {
     let dir = tempfile::tempdir().unwrap();
-    let net = Mlp::new(&[20, 7, 5, 3], Activation::Relu, 4).unwrap();
+    let net = Network::mlp(&[20, 7, 5, 3], Activation::Relu, 4).unwrap();
     let config = TrainConfig::mlp_default(RuleConfig::Dfa, 3, 4);
     let path = dir.path().join("model.safetensors");
     let sha = save(&path, &net, &config).unwrap();
@@ -20,12 +20,29 @@ fn a_checkpoint_restores_identical_weights_and_config() {
 }
 
 #[test]
+fn a_cnn_checkpoint_keeps_its_convolution_geometry() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Network::cnn((12, 12, 3), &[(4, 3), (6, 2)], &[8, 5], Activation::Tanh, 2).unwrap();
+    let config = TrainConfig::cnn_default(RuleConfig::Nc(Default::default()), 1, 2);
+    let path = dir.path().join("cnn.safetensors");
+    save(&path, &net, &config).unwrap();
+    let (restored, restored_config) = load(&path).unwrap();
+    assert_eq!(restored, net);
+    assert_eq!(restored_config, config);
+    let x = ndarray::Array2::from_elem((2, 12 * 12 * 3), 0.3f32);
+    assert_eq!(
+        restored.forward(x.view()).unwrap().output(),
+        net.forward(x.view()).unwrap().output()
+    );
+}
+
+#[test]
 fn damaged_checkpoints_are_errors_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.safetensors");
     save(
         &path,
-        &Mlp::new(&[4, 3, 2], Activation::Tanh, 1).unwrap(),
+        &Network::mlp(&[4, 3, 2], Activation::Tanh, 1).unwrap(),
         &TrainConfig::mlp_default(RuleConfig::Bp, 1, 1),
     )
     .unwrap();
@@ -68,7 +85,7 @@ fn manifest_entries_are_replaced_by_name() {
 fn built_rules_report_the_names_their_configs_use() {
     use model_zoo::rules::neural_manifold_noise_correlation::ManifoldOptions;
     use model_zoo::rules::perturbation::PerturbationOptions;
-    let net = Mlp::new(&[4, 3, 2], Activation::Tanh, 1).unwrap();
+    let net = Network::mlp(&[4, 3, 2], Activation::Tanh, 1).unwrap();
     for config in [
         RuleConfig::Bp,
         RuleConfig::Fa,

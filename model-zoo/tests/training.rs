@@ -1,31 +1,15 @@
 //! The engine and the rules on real Fashion-MNIST (from the Debian package set up by setup.sh)
 //! and on small exact checks.
 
-use brain_data::loaders::fashion_mnist::{Part, load};
-use brain_data::{Catalog, DataStore};
+mod common;
+
+use common::fashion_mnist;
 use model_zoo::loss::cross_entropy;
 use model_zoo::rules::backprop::Backprop;
-use model_zoo::{Activation, LabelledData, Mlp, RuleConfig, TrainConfig, train};
+use model_zoo::{Activation, Network, RuleConfig, TrainConfig, train};
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-fn fashion_mnist(n_train: usize, n_test: usize) -> (LabelledData, LabelledData) {
-    let cache = std::env::temp_dir().join("cortexbench-test-unused-cache");
-    let store = DataStore::new(cache).offline(true);
-    let catalog = Catalog::builtin();
-    let train = load(&store, &catalog, Part::Train)
-        .expect("Fashion-MNIST (apt-get install dataset-fashion-mnist)");
-    let test = load(&store, &catalog, Part::Test).unwrap();
-    (
-        LabelledData::from_u8_images(&train.images, train.labels)
-            .unwrap()
-            .head(n_train),
-        LabelledData::from_u8_images(&test.images, test.labels)
-            .unwrap()
-            .head(n_test),
-    )
-}
 
 fn quick(rule: RuleConfig, seed: u64) -> TrainConfig {
     TrainConfig {
@@ -39,12 +23,12 @@ fn quick(rule: RuleConfig, seed: u64) -> TrainConfig {
 fn backprop_gradient_matches_finite_differences() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     for activation in [Activation::Tanh, Activation::Relu] {
-        let net = Mlp::new(&[6, 5, 4, 3], activation, 11).unwrap();
+        let net = Network::mlp(&[6, 5, 4, 3], activation, 11).unwrap();
         let x = Array2::from_shape_fn((8, 6), |_| rng.random::<f32>() * 2.0 - 1.0);
         let y: Vec<u8> = (0..8).map(|i| (i % 3) as u8).collect();
         let gradient = Backprop::gradient(&net, &net.forward(x.view()).unwrap(), &y);
         let loss =
-            |net: &Mlp| f64::from(cross_entropy(net.forward(x.view()).unwrap().output(), &y).0);
+            |net: &Network| f64::from(cross_entropy(net.forward(x.view()).unwrap().output(), &y).0);
         let eps = 1e-2f32;
         for l in 0..net.layers.len() {
             for ((i, j), &analytic) in gradient.weight[l].indexed_iter() {

@@ -9,6 +9,7 @@ use brain_data::loaders::fashion_mnist::{self, Part};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use model_zoo::manifest::{Manifest, ManifestEntry};
+use model_zoo::rules::deep_feedback_control::DfcOptions;
 use model_zoo::rules::neural_manifold_noise_correlation::ManifoldOptions;
 use model_zoo::rules::perturbation::PerturbationOptions;
 use model_zoo::{EpochRecord, LabelledData, RuleConfig, TrainConfig};
@@ -39,7 +40,7 @@ pub enum RuleName {
 pub enum ArchName {
     /// 784-256-256-256-10 tanh MLP.
     Mlp,
-    /// Small convolutional network.
+    /// conv 5x5x32 - pool - conv 5x5x64 - pool - fc 256 - fc 10, tanh.
     Cnn,
 }
 
@@ -49,17 +50,18 @@ pub struct TrainArgs {
     /// Learning rule.
     #[arg(long, value_enum)]
     rule: RuleName,
-    /// Architecture.
-    #[arg(long, value_enum, default_value = "mlp")]
-    arch: ArchName,
+    /// Architecture (default mlp, or the config's).
+    #[arg(long, value_enum)]
+    arch: Option<ArchName>,
     /// Epochs (default 40, or the config's).
     #[arg(long)]
     epochs: Option<usize>,
     /// Seed (default 1, or the config's).
     #[arg(long)]
     seed: Option<u64>,
-    /// A YAML TrainConfig (hidden, activation, rule, optimizer, batch_size, epochs, seed, …);
-    /// --rule, --epochs and --seed override it.
+    /// A YAML TrainConfig (arch, hidden, activation, rule, optimizer, batch_size, epochs, seed,
+    /// …); --rule, --epochs and --seed override it (the config's rule options are kept when it
+    /// names the same rule).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Quick preset: 2 epochs of at most 150 steps.
@@ -78,9 +80,6 @@ pub struct TrainArgs {
 
 /// Trains, writes the outputs, and updates the manifest.
 pub fn run(args: &TrainArgs) -> Result<()> {
-    if matches!(args.arch, ArchName::Cnn) {
-        bail!("the CNN architecture is not implemented yet; use --arch mlp");
-    }
     let config = config_from(args)?;
     let store = args.data.store()?;
     let catalog = Catalog::builtin();
@@ -90,7 +89,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     let (train_set, test_set) = (load(Part::Train)?, load(Part::Test)?);
 
-    let name = format!("{}-mlp-s{}", config.rule.name(), config.seed);
+    let name = format!(
+        "{}-{}-s{}",
+        config.rule.name(),
+        config.architecture.name(),
+        config.seed
+    );
     let zoo = match &args.zoo {
         Some(dir) => dir.clone(),
         None => store.cache_dir().join("zoo"),
@@ -123,24 +127,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     write_history(
         &out.join("history.csv"),
         &trained.history,
-        trained.net.layers.len(),
+        &trained.net.layer_names(),
     )?;
     write_text(&out.join("config.yaml"), &serde_norway::to_string(&config)?)?;
     let last = trained.history.last().expect("at least one epoch");
     let manifest_path = zoo.join("manifest.yaml");
     let mut manifest = Manifest::load(&manifest_path)?;
-    let sizes: Vec<String> = std::iter::once(trained.net.n_inputs())
-        .chain(trained.net.layers.iter().map(|l| l.bias.len()))
-        .map(|n| n.to_string())
-        .collect();
     manifest.upsert(ManifestEntry {
         name: name.clone(),
         rule: config.rule.name().to_string(),
-        architecture: format!(
-            "mlp-{}-{}",
-            sizes.join("-"),
-            serde_norway::to_string(&config.activation)?.trim()
-        ),
+        architecture: trained.net.describe(),
         data: "fashion-mnist".into(),
         seed: config.seed,
         epochs: config.epochs,
@@ -178,18 +174,34 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
             }
             RuleConfig::Nmnc(options)
         }
-        RuleName::Dfc => bail!("deep feedback control (dfc) is not implemented yet"),
+        RuleName::Dfc => RuleConfig::Dfc(DfcOptions::default()),
     };
+    let arch = args.arch.map(|a| match a {
+        ArchName::Mlp => "mlp",
+        ArchName::Cnn => "cnn",
+    });
     let mut config = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
             let mut c: TrainConfig = serde_norway::from_str(&text)
                 .with_context(|| format!("{}: not a valid training config", path.display()))?;
-            c.rule = rule;
+            if let Some(arch) = arch
+                && arch != c.architecture.name()
+            {
+                bail!(
+                    "{}: the config is for a {}, but --arch {arch} was given",
+                    path.display(),
+                    c.architecture.name()
+                );
+            }
+            // The config's own rule options stand when it names the same rule.
+            if c.rule.name() != rule.name() {
+                c.rule = rule;
+            }
             c
         }
-        None => TrainConfig::mlp_default(rule, 40, 1),
+        None => TrainConfig::default_for(arch.unwrap_or("mlp"), rule, 40, 1)?,
     };
     if args.quick {
         config.epochs = 2;
@@ -205,7 +217,7 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
     Ok(config)
 }
 
-fn write_history(path: &Path, history: &[EpochRecord], n_layers: usize) -> Result<()> {
+fn write_history(path: &Path, history: &[EpochRecord], layers: &[&str]) -> Result<()> {
     let mut writer = csv::Writer::from_writer(vec![]);
     let mut header: Vec<String> = [
         "epoch",
@@ -217,7 +229,7 @@ fn write_history(path: &Path, history: &[EpochRecord], n_layers: usize) -> Resul
     .iter()
     .map(|s| s.to_string())
     .collect();
-    header.extend((1..=n_layers).map(|l| format!("alignment_fc{l}")));
+    header.extend(layers.iter().map(|l| format!("alignment_{l}")));
     writer.write_record(&header)?;
     for r in history {
         let mut row = vec![

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{LearningRule, Updates, propagate};
 use crate::error::Result;
-use crate::mlp::{Forward, Mlp};
+use crate::network::{Forward, Network};
 
 /// The reference rule.
 #[derive(Debug, Clone, Copy, Default)]
@@ -15,7 +15,7 @@ pub struct Backprop;
 
 impl Backprop {
     /// The exact gradient of the mean cross-entropy, without a rule object.
-    pub fn gradient(net: &Mlp, forward: &Forward, labels: &[u8]) -> Updates {
+    pub fn gradient(net: &Network, forward: &Forward, labels: &[u8]) -> Updates {
         let deltas = propagate(net, forward, labels, |l| {
             Cow::Borrowed(&net.layers[l].weight)
         });
@@ -30,7 +30,7 @@ impl LearningRule for Backprop {
 
     fn updates(
         &mut self,
-        net: &Mlp,
+        net: &Network,
         forward: &Forward,
         labels: &[u8],
         _: &mut ChaCha8Rng,

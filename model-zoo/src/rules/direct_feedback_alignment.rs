@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use super::{LearningRule, Updates, random_feedback};
 use crate::error::Result;
 use crate::loss::output_error;
-use crate::mlp::{Forward, Mlp};
+use crate::network::{Forward, Network};
 
 /// DFA with its fixed projection matrices.
 #[derive(Debug, Clone)]
@@ -20,12 +20,12 @@ pub struct DirectFeedbackAlignment {
 
 impl DirectFeedbackAlignment {
     /// Draws the projections from `seed`.
-    pub fn new(net: &Mlp, seed: u64) -> Self {
+    pub fn new(net: &Network, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let classes = net.layers.last().expect("a layer").weight.nrows();
         let projections = net.layers[..net.layers.len() - 1]
             .iter()
-            .map(|l| random_feedback(classes, l.weight.nrows(), &mut rng))
+            .map(|l| random_feedback(classes, l.pre_units(), &mut rng))
             .collect();
         Self { projections }
     }
@@ -38,7 +38,7 @@ impl LearningRule for DirectFeedbackAlignment {
 
     fn updates(
         &mut self,
-        net: &Mlp,
+        net: &Network,
         forward: &Forward,
         labels: &[u8],
         _: &mut ChaCha8Rng,
@@ -49,10 +49,10 @@ impl LearningRule for DirectFeedbackAlignment {
             .iter()
             .enumerate()
             .map(|(l, d)| {
-                e.dot(d)
+                net.to_pre_layout(l, e.dot(d))
                     * net.layers[l]
                         .activation
-                        .derivative(&forward.pre[l], &forward.post[l])
+                        .derivative(&forward.pre[l], &forward.act[l])
             })
             .collect();
         deltas.push(e);

@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{LearningRule, Updates, propagate, random_feedback};
 use crate::error::Result;
-use crate::mlp::{Forward, Mlp};
+use crate::network::{Forward, Network};
 
 /// FA with its fixed feedback matrices.
 #[derive(Debug, Clone)]
@@ -22,7 +22,7 @@ pub struct FeedbackAlignment {
 
 impl FeedbackAlignment {
     /// Draws the feedback matrices from `seed`.
-    pub fn new(net: &Mlp, seed: u64) -> Self {
+    pub fn new(net: &Network, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let feedback = net
             .layers
@@ -40,7 +40,7 @@ impl LearningRule for FeedbackAlignment {
 
     fn updates(
         &mut self,
-        net: &Mlp,
+        net: &Network,
         forward: &Forward,
         labels: &[u8],
         _: &mut ChaCha8Rng,

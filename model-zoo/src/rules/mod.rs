@@ -7,6 +7,7 @@
 //! updates weights locally from it: ΔWₗ = δₗᵀ hₗ₋₁, Δbₗ = Σ_batch δₗ.
 
 pub mod backprop;
+pub mod deep_feedback_control;
 pub mod direct_feedback_alignment;
 pub mod feedback_alignment;
 pub mod neural_manifold_noise_correlation;
@@ -19,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::mlp::{Forward, Mlp};
+use crate::network::{Forward, Network};
 
 /// Update directions for every layer, descended by the optimizer (for backprop, the gradient).
 #[derive(Debug, Clone, PartialEq)]
@@ -31,12 +32,17 @@ pub struct Updates {
 }
 
 impl Updates {
-    /// ΔWₗ = δₗᵀ hₗ₋₁ and Δbₗ = Σ δₗ from per-layer error signals.
+    /// ΔWₗ = δₗᵀ hₗ₋₁ and Δbₗ = Σ δₗ from per-layer error signals and a forward pass's inputs.
     pub fn from_deltas(forward: &Forward, deltas: &[Array2<f32>]) -> Updates {
+        Updates::from_signals(&forward.inputs, deltas)
+    }
+
+    /// ΔWₗ = δₗᵀ inputsₗ and Δbₗ = Σ δₗ, for layer inputs `inputs` (`Forward::inputs` layout).
+    pub fn from_signals(inputs: &[Array2<f32>], deltas: &[Array2<f32>]) -> Updates {
         Updates {
             weight: deltas
                 .iter()
-                .zip(&forward.inputs)
+                .zip(inputs)
                 .map(|(d, h)| d.t().dot(h))
                 .collect(),
             bias: deltas.iter().map(|d| d.sum_axis(Axis(0))).collect(),
@@ -53,7 +59,7 @@ pub trait LearningRule: Send {
     /// own seeded stream (for perturbation-based rules).
     fn updates(
         &mut self,
-        net: &Mlp,
+        net: &Network,
         forward: &Forward,
         labels: &[u8],
         rng: &mut ChaCha8Rng,
@@ -76,11 +82,13 @@ pub enum RuleConfig {
     Nc(perturbation::PerturbationOptions),
     /// Node perturbation in each layer's principal activity subspace.
     Nmnc(neural_manifold_noise_correlation::ManifoldOptions),
+    /// Deep feedback control.
+    Dfc(deep_feedback_control::DfcOptions),
 }
 
 impl RuleConfig {
     /// Short name used on the command line, in model names and results: `bp`, `fa`, `dfa`,
-    /// `ss`, `nc`, `nmnc` (also what the built rule's [`LearningRule::name`] returns).
+    /// `ss`, `nc`, `nmnc`, `dfc` (also what the built rule's [`LearningRule::name`] returns).
     pub fn name(&self) -> &'static str {
         match self {
             RuleConfig::Bp => "bp",
@@ -89,11 +97,12 @@ impl RuleConfig {
             RuleConfig::SignSymmetry => "ss",
             RuleConfig::Nc(_) => "nc",
             RuleConfig::Nmnc(_) => "nmnc",
+            RuleConfig::Dfc(_) => "dfc",
         }
     }
 
     /// Builds the rule for `net`; fixed random feedback is drawn from `seed`.
-    pub fn build(&self, net: &Mlp, seed: u64) -> Box<dyn LearningRule> {
+    pub fn build(&self, net: &Network, seed: u64) -> Box<dyn LearningRule> {
         match self {
             RuleConfig::Bp => Box::new(backprop::Backprop),
             RuleConfig::Fa => Box::new(feedback_alignment::FeedbackAlignment::new(net, seed)),
@@ -107,29 +116,41 @@ impl RuleConfig {
                     net, *options,
                 ),
             ),
+            RuleConfig::Dfc(options) => Box::new(deep_feedback_control::DeepFeedbackControl::new(
+                net, *options, seed,
+            )),
         }
     }
 }
 
-/// Propagates the output error down the layers through per-layer feedback matrices:
-/// δ_L = e, δₗ = (δₗ₊₁ Bₗ₊₁) ⊙ f'(aₗ), with `feedback(l)` giving Bₗ, shaped like Wₗ.
-pub(crate) fn propagate<'a>(
-    net: &Mlp,
+/// Propagates an output error `e` (`(batch, classes)`, e.g. ∂L/∂a_L) down the layers
+/// through per-layer feedback matrices: δ_L = e, δₗ = back(δₗ₊₁ Bₗ₊₁) ⊙ f'(aₗ), where back
+/// undoes the layer's im2col and pooling, and `feedback(l)` gives Bₗ, shaped like Wₗ.
+pub(crate) fn propagate_error<'a>(
+    net: &Network,
     forward: &Forward,
-    labels: &[u8],
+    e: Array2<f32>,
     feedback: impl Fn(usize) -> std::borrow::Cow<'a, Array2<f32>>,
 ) -> Vec<Array2<f32>> {
     let n = net.layers.len();
     let mut deltas = vec![Array2::zeros((0, 0)); n];
-    deltas[n - 1] = crate::loss::output_error(forward.output(), labels);
+    deltas[n - 1] = e;
     for l in (0..n - 1).rev() {
-        let back = deltas[l + 1].dot(feedback(l + 1).as_ref());
-        let slope = net.layers[l]
-            .activation
-            .derivative(&forward.pre[l], &forward.post[l]);
-        deltas[l] = back * slope;
+        let gradient = net.input_gradient(l + 1, &deltas[l + 1], feedback(l + 1).as_ref());
+        deltas[l] = net.delta_from_output_gradient(l, forward, &gradient);
     }
     deltas
+}
+
+/// [`propagate_error`] of the softmax cross-entropy's output error for `labels`.
+pub(crate) fn propagate<'a>(
+    net: &Network,
+    forward: &Forward,
+    labels: &[u8],
+    feedback: impl Fn(usize) -> std::borrow::Cow<'a, Array2<f32>>,
+) -> Vec<Array2<f32>> {
+    let e = crate::loss::output_error(forward.output(), labels);
+    propagate_error(net, forward, e, feedback)
 }
 
 /// Uniform random matrix with Glorot's bound, for fixed feedback weights.

@@ -4,6 +4,10 @@
 //! covariance of aₗ. The estimate then converges to Uₗ Uₗᵀ ∂L/∂aₗ; because the row space of the
 //! layer's Jacobian aligns with its activity manifold, that projection keeps most of the
 //! gradient while the estimator's variance scales with k instead of the number of units.
+//!
+//! In a convolutional layer the activity is a channel vector at every output pixel; the
+//! covariance is taken over channels (pixels and examples as samples), so the noise at each
+//! pixel lives in the layer's principal channel subspace.
 
 use ndarray::{Array1, Array2, Axis, s};
 use ndarray_linalg::{Eigh, UPLO};
@@ -14,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::perturbation::{PerturbationOptions, estimate_updates};
 use super::{LearningRule, Updates};
 use crate::error::{Result, ZooError};
-use crate::mlp::{Forward, Mlp};
+use crate::network::{Forward, Network};
 
 /// How many principal components each layer's noise spans.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -63,7 +67,7 @@ pub struct NeuralManifoldNoiseCorrelation {
 
 impl NeuralManifoldNoiseCorrelation {
     /// Empty statistics for `net`; the first step initialises them from its batch.
-    pub fn new(net: &Mlp, options: ManifoldOptions) -> Self {
+    pub fn new(net: &Network, options: ManifoldOptions) -> Self {
         Self {
             options,
             mean: net
@@ -145,7 +149,7 @@ impl LearningRule for NeuralManifoldNoiseCorrelation {
 
     fn updates(
         &mut self,
-        net: &Mlp,
+        net: &Network,
         forward: &Forward,
         labels: &[u8],
         rng: &mut ChaCha8Rng,
@@ -164,9 +168,9 @@ impl LearningRule for NeuralManifoldNoiseCorrelation {
             labels,
             self.options.perturbation,
             rng,
-            |l, batch, rng| {
+            |l, rows, rng| {
                 let z =
-                    Array2::from_shape_simple_fn((batch, bases[l].ncols()), || normal.sample(rng));
+                    Array2::from_shape_simple_fn((rows, bases[l].ncols()), || normal.sample(rng));
                 z.dot(&bases[l].t())
             },
         )

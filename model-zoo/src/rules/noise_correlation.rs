@@ -11,7 +11,7 @@ use rand_distr::{Distribution, Normal};
 use super::perturbation::{PerturbationOptions, estimate_updates};
 use super::{LearningRule, Updates};
 use crate::error::Result;
-use crate::mlp::{Forward, Mlp};
+use crate::network::{Forward, Network};
 
 /// Node perturbation with isotropic noise.
 #[derive(Debug, Clone, Copy)]
@@ -33,14 +33,14 @@ impl LearningRule for NoiseCorrelation {
 
     fn updates(
         &mut self,
-        net: &Mlp,
+        net: &Network,
         forward: &Forward,
         labels: &[u8],
         rng: &mut ChaCha8Rng,
     ) -> Result<Updates> {
         let normal = Normal::new(0.0f32, self.options.sigma).expect("sigma checked positive");
-        estimate_updates(net, forward, labels, self.options, rng, |l, batch, rng| {
-            Array2::from_shape_simple_fn((batch, net.layers[l].bias.len()), || normal.sample(rng))
+        estimate_updates(net, forward, labels, self.options, rng, |l, rows, rng| {
+            Array2::from_shape_simple_fn((rows, net.layers[l].bias.len()), || normal.sample(rng))
         })
     }
 }

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use super::Updates;
 use crate::error::{Result, ZooError};
 use crate::loss::per_example_cross_entropy;
-use crate::mlp::{Forward, Mlp};
+use crate::network::{Forward, Network};
 
 /// Options of a perturbation rule.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -30,10 +30,12 @@ impl Default for PerturbationOptions {
     }
 }
 
-/// Estimated error signals δₗ for every layer, with noise drawn by `sample(layer, batch, rng)`
-/// (`(batch, units)`, variance σ² along each perturbed direction).
+/// Estimated error signals δₗ for every layer, with noise drawn by `sample(layer, rows, rng)`
+/// (shaped like `pre[l]`, `(rows, units)`; variance σ² along each perturbed direction). Each
+/// example's loss change weights the noise of all of its rows (every output pixel of a
+/// convolution).
 pub(crate) fn estimate_updates(
-    net: &Mlp,
+    net: &Network,
     forward: &Forward,
     labels: &[u8],
     options: PerturbationOptions,
@@ -49,7 +51,7 @@ pub(crate) fn estimate_updates(
         )));
     }
     let batch = labels.len();
-    let x = forward.inputs[0].view();
+    let x = forward.x.view();
     let mut deltas: Vec<Array2<f32>> = forward
         .pre
         .iter()
@@ -59,7 +61,7 @@ pub(crate) fn estimate_updates(
         1.0 / (2.0 * options.sigma * options.sigma * options.perturbations as f32 * batch as f32);
     for _ in 0..options.perturbations {
         let noise: Vec<Array2<f32>> = (0..net.layers.len())
-            .map(|l| sample(l, batch, rng))
+            .map(|l| sample(l, forward.pre[l].nrows(), rng))
             .collect();
         let negative: Vec<Array2<f32>> = noise.iter().map(|n| -n).collect();
         let plus =
@@ -67,9 +69,13 @@ pub(crate) fn estimate_updates(
         let minus =
             per_example_cross_entropy(net.forward_perturbed(x, Some(&negative))?.output(), labels);
         for (delta, xi) in deltas.iter_mut().zip(&noise) {
-            for (n, (mut row, xi_row)) in delta.rows_mut().into_iter().zip(xi.rows()).enumerate() {
+            let rows_per_example = delta.nrows() / batch;
+            for (row, (mut delta_row, xi_row)) in
+                delta.rows_mut().into_iter().zip(xi.rows()).enumerate()
+            {
+                let n = row / rows_per_example;
                 let change = (plus[n] - minus[n]) * scale;
-                row.scaled_add(change, &xi_row);
+                delta_row.scaled_add(change, &xi_row);
             }
         }
     }

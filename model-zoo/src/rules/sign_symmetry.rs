@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::{LearningRule, Updates, propagate};
 use crate::error::Result;
-use crate::mlp::{Forward, Mlp};
+use crate::network::{Forward, Network};
 
 /// Sign-symmetric feedback, recomputed from the current weights at every step.
 #[derive(Debug, Clone, Copy, Default)]
@@ -22,7 +22,7 @@ impl LearningRule for SignSymmetry {
 
     fn updates(
         &mut self,
-        net: &Mlp,
+        net: &Network,
         forward: &Forward,
         labels: &[u8],
         _: &mut ChaCha8Rng,

@@ -1,0 +1,470 @@
+//! Feed-forward networks of named dense and convolutional layers: a forward pass that keeps
+//! what learning rules need, the two backward primitives every rule is built from, and nothing
+//! that knows about any rule.
+//!
+//! Every layer is a matrix product. Layer l multiplies a matrix `inputs[l]` of shape
+//! `(rows, fan_in)` by its weights `(out, fan_in)`: for a dense layer one row per example, for
+//! a convolution one row per example and output pixel (its im2col patches, see [`crate::conv`]).
+//! So pre-activations are `(rows, out)` matrices, and a rule that assigns them an error signal δ
+//! gets its weight update as δᵀ · inputs whatever the layer kind. What a layer passes on, its
+//! `post` output, is one row per example (`(batch, features)`, feature maps channels-last, after
+//! pooling).
+
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::activation::Activation;
+use crate::conv::{ConvGeometry, col2im, im2col, max_pool, unpool};
+use crate::error::{Result, ZooError};
+
+/// What a layer computes before its nonlinearity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LayerKind {
+    /// `a = h Wᵀ + b` on flat inputs.
+    Dense,
+    /// Valid k×k convolution (stride 1) of channels-last images, then pooling after f.
+    Conv(ConvGeometry),
+}
+
+/// One layer: `a = inputs · Wᵀ + b`, `h = f(a)` (pooled, for a convolution).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer {
+    /// Name used to request its activations: `conv1`, `fc1`, …
+    pub name: String,
+    /// Dense or convolutional.
+    pub kind: LayerKind,
+    /// Weights `(out, fan_in)`; a convolution's columns are its (ky, kx, c) taps.
+    pub weight: Array2<f32>,
+    /// Biases, `(out)`.
+    pub bias: Array1<f32>,
+    /// Nonlinearity.
+    pub activation: Activation,
+}
+
+impl Layer {
+    /// Output rows per example of the pre-activation matrix (output pixels of a convolution).
+    pub fn positions(&self) -> usize {
+        match self.kind {
+            LayerKind::Dense => 1,
+            LayerKind::Conv(g) => {
+                let (h, w) = g.conv_size();
+                h * w
+            }
+        }
+    }
+
+    /// Pre-activation units per example: positions × output channels.
+    pub fn pre_units(&self) -> usize {
+        self.positions() * self.weight.nrows()
+    }
+
+    /// Features per example this layer expects from below.
+    pub fn input_features(&self) -> usize {
+        match self.kind {
+            LayerKind::Dense => self.weight.ncols(),
+            LayerKind::Conv(g) => g.height * g.width * g.channels,
+        }
+    }
+
+    /// Features per example it passes on (after pooling).
+    pub fn output_features(&self) -> usize {
+        match self.kind {
+            LayerKind::Dense => self.weight.nrows(),
+            LayerKind::Conv(g) => {
+                let (h, w) = g.pooled_size();
+                h * w * self.weight.nrows()
+            }
+        }
+    }
+}
+
+/// A feed-forward network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    /// Layers from input to output.
+    pub layers: Vec<Layer>,
+}
+
+/// What a forward pass leaves for a learning rule.
+#[derive(Debug, Clone)]
+pub struct Forward {
+    /// Examples in the batch.
+    pub batch: usize,
+    /// The network input, `(batch, features)`.
+    pub x: Array2<f32>,
+    /// `inputs[l]`: the matrix layer l multiplies by its weights, `(rows, fan_in)`.
+    pub inputs: Vec<Array2<f32>>,
+    /// `pre[l]`: pre-activations, `(rows, out)`.
+    pub pre: Vec<Array2<f32>>,
+    /// `act[l]`: f(pre[l]).
+    pub act: Vec<Array2<f32>>,
+    /// `post[l]`: the layer's output per example, `(batch, features)`; the last is the logits.
+    pub post: Vec<Array2<f32>>,
+    pool_winners: Vec<Vec<u32>>,
+}
+
+impl Forward {
+    /// The network output (logits), `(batch, classes)`.
+    pub fn output(&self) -> &Array2<f32> {
+        self.post.last().expect("at least one layer")
+    }
+}
+
+/// Uniform weights with Glorot's bound sqrt(6 / (fan_in + fan_out)) (He's, sqrt(6 / fan_in),
+/// for ReLU layers).
+fn initial_weights(
+    out: usize,
+    fan_in: usize,
+    fan_out: usize,
+    activation: Activation,
+    rng: &mut ChaCha8Rng,
+) -> Array2<f32> {
+    let bound = match activation {
+        Activation::Relu => (6.0 / fan_in as f32).sqrt(),
+        _ => (6.0 / (fan_in + fan_out) as f32).sqrt(),
+    };
+    Array2::from_shape_fn((out, fan_in), |_| rng.random_range(-bound..bound))
+}
+
+impl Network {
+    /// A multilayer perceptron of the given sizes (`[784, 256, 256, 256, 10]`), the `hidden`
+    /// nonlinearity between layers and none on the output, layers named `fc1` … `fcN`; biases
+    /// start at 0.
+    pub fn mlp(sizes: &[usize], hidden: Activation, seed: u64) -> Result<Network> {
+        if sizes.len() < 2 || sizes.contains(&0) {
+            return Err(ZooError::Config(format!(
+                "layer sizes {sizes:?} must be at least two positive numbers"
+            )));
+        }
+        Network::build(None, &[], &sizes[1..], sizes[0], hidden, seed)
+    }
+
+    /// A convolutional network on `(height, width, channels)` images: `convs` as
+    /// (output channels, kernel) pairs, each followed by f and 2×2 max pooling (`conv1`, …),
+    /// then dense layers of `dense` sizes (`fc1`, …) whose last is the output.
+    pub fn cnn(
+        image: (usize, usize, usize),
+        convs: &[(usize, usize)],
+        dense: &[usize],
+        hidden: Activation,
+        seed: u64,
+    ) -> Result<Network> {
+        if dense.is_empty() || dense.contains(&0) || convs.iter().any(|&(c, _)| c == 0) {
+            return Err(ZooError::Config(format!(
+                "a CNN needs positive channel counts and at least one dense layer, got {convs:?} and {dense:?}"
+            )));
+        }
+        Network::build(Some(image), convs, dense, 0, hidden, seed)
+    }
+
+    fn build(
+        image: Option<(usize, usize, usize)>,
+        convs: &[(usize, usize)],
+        dense: &[usize],
+        flat_inputs: usize,
+        hidden: Activation,
+        seed: u64,
+    ) -> Result<Network> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut layers = vec![];
+        let mut features = flat_inputs;
+        if let Some((mut height, mut width, mut channels)) = image {
+            for (i, &(out, kernel)) in convs.iter().enumerate() {
+                let g = ConvGeometry {
+                    height,
+                    width,
+                    channels,
+                    kernel,
+                    pool: 2,
+                };
+                g.check()
+                    .map_err(|e| ZooError::Config(format!("conv{}: {e}", i + 1)))?;
+                layers.push(Layer {
+                    name: format!("conv{}", i + 1),
+                    kind: LayerKind::Conv(g),
+                    weight: initial_weights(
+                        out,
+                        g.fan_in(),
+                        out * kernel * kernel,
+                        hidden,
+                        &mut rng,
+                    ),
+                    bias: Array1::zeros(out),
+                    activation: hidden,
+                });
+                (height, width) = g.pooled_size();
+                channels = out;
+            }
+            features = height * width * channels;
+        }
+        for (i, &out) in dense.iter().enumerate() {
+            let activation = if i + 1 == dense.len() {
+                Activation::Identity
+            } else {
+                hidden
+            };
+            layers.push(Layer {
+                name: format!("fc{}", i + 1),
+                kind: LayerKind::Dense,
+                weight: initial_weights(out, features, out, activation, &mut rng),
+                bias: Array1::zeros(out),
+                activation,
+            });
+            features = out;
+        }
+        let net = Network { layers };
+        net.check()?;
+        Ok(net)
+    }
+
+    /// Checks that each layer's input size is the output size of the one below.
+    pub fn check(&self) -> Result<()> {
+        if self.layers.is_empty() {
+            return Err(ZooError::Config(
+                "a network needs at least one layer".into(),
+            ));
+        }
+        for layer in &self.layers {
+            if layer.bias.len() != layer.weight.nrows() {
+                return Err(ZooError::Shape(format!(
+                    "{}: {} biases for {} outputs",
+                    layer.name,
+                    layer.bias.len(),
+                    layer.weight.nrows()
+                )));
+            }
+            if let LayerKind::Conv(g) = layer.kind {
+                g.check()
+                    .map_err(|e| ZooError::Shape(format!("{}: {e}", layer.name)))?;
+                if layer.weight.ncols() != g.fan_in() {
+                    return Err(ZooError::Shape(format!(
+                        "{}: weights have {} columns, the kernel has {} taps",
+                        layer.name,
+                        layer.weight.ncols(),
+                        g.fan_in()
+                    )));
+                }
+            }
+        }
+        for pair in self.layers.windows(2) {
+            if pair[0].output_features() != pair[1].input_features() {
+                return Err(ZooError::Shape(format!(
+                    "{} gives {} features, {} takes {}",
+                    pair[0].name,
+                    pair[0].output_features(),
+                    pair[1].name,
+                    pair[1].input_features()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of input features per example (an image's h·w·c, channels-last).
+    pub fn n_inputs(&self) -> usize {
+        self.layers[0].input_features()
+    }
+
+    /// A one-line description: input size, then each layer, then the hidden nonlinearity, e.g.
+    /// `784-fc256-fc256-fc256-fc10 tanh` or `28x28x1-conv5x5x32/2-conv5x5x64/2-fc256-fc10 relu`.
+    pub fn describe(&self) -> String {
+        let input = match self.layers[0].kind {
+            LayerKind::Dense => self.n_inputs().to_string(),
+            LayerKind::Conv(g) => format!("{}x{}x{}", g.height, g.width, g.channels),
+        };
+        let layers = self.layers.iter().map(|l| match l.kind {
+            LayerKind::Dense => format!("fc{}", l.weight.nrows()),
+            LayerKind::Conv(g) => {
+                format!("conv{k}x{k}x{}/{}", l.weight.nrows(), g.pool, k = g.kernel)
+            }
+        });
+        let hidden = self.layers[0].activation;
+        let hidden = serde_json::to_value(hidden)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        format!(
+            "{}-{} {hidden}",
+            input,
+            layers.collect::<Vec<_>>().join("-")
+        )
+    }
+
+    /// Names of the layers, input to output.
+    pub fn layer_names(&self) -> Vec<&str> {
+        self.layers.iter().map(|l| l.name.as_str()).collect()
+    }
+
+    /// Forward pass over a `(batch, inputs)` matrix.
+    pub fn forward(&self, x: ArrayView2<f32>) -> Result<Forward> {
+        self.forward_perturbed(x, None)
+    }
+
+    /// Forward pass with `perturbations[l]` (shaped like `pre[l]`) added to the pre-activations
+    /// of layer l before its nonlinearity (activity noise, or a controller's feedback).
+    pub fn forward_perturbed(
+        &self,
+        x: ArrayView2<f32>,
+        perturbations: Option<&[Array2<f32>]>,
+    ) -> Result<Forward> {
+        if x.ncols() != self.n_inputs() {
+            return Err(ZooError::Shape(format!(
+                "the network takes {} inputs per example, got {}",
+                self.n_inputs(),
+                x.ncols()
+            )));
+        }
+        let n = self.layers.len();
+        let batch = x.nrows();
+        let mut forward = Forward {
+            batch,
+            x: x.to_owned(),
+            inputs: Vec::with_capacity(n),
+            pre: Vec::with_capacity(n),
+            act: Vec::with_capacity(n),
+            post: Vec::with_capacity(n),
+            pool_winners: Vec::with_capacity(n),
+        };
+        let mut h = x.to_owned();
+        for l in 0..n {
+            let (input, mut a) = self.drive(l, h.view());
+            if let Some(noise) = perturbations {
+                a += &noise[l];
+            }
+            let act = self.layers[l].activation.apply(&a);
+            let (out, winners) = self.layer_output(l, &act, batch);
+            forward.inputs.push(input);
+            forward.pre.push(a);
+            forward.act.push(act);
+            forward.pool_winners.push(winners);
+            h = out.clone();
+            forward.post.push(out);
+        }
+        Ok(forward)
+    }
+
+    /// Layer l's matrix input (im2col patches for a convolution) and its feedforward
+    /// pre-activations `inputs · Wᵀ + b`, for a `(batch, features)` input `h`.
+    pub fn drive(&self, l: usize, h: ArrayView2<f32>) -> (Array2<f32>, Array2<f32>) {
+        let layer = &self.layers[l];
+        let input = match layer.kind {
+            LayerKind::Dense => h.to_owned(),
+            LayerKind::Conv(g) => im2col(h, &g),
+        };
+        let a = input.dot(&layer.weight.t()) + layer.bias.view().insert_axis(Axis(0));
+        (input, a)
+    }
+
+    /// Layer l's per-example output `(batch, features)` for activations `act` in the
+    /// pre-activation layout (pooled for a convolution, with each window's winner).
+    pub fn layer_output(
+        &self,
+        l: usize,
+        act: &Array2<f32>,
+        batch: usize,
+    ) -> (Array2<f32>, Vec<u32>) {
+        match self.layers[l].kind {
+            LayerKind::Dense => (act.clone(), vec![]),
+            LayerKind::Conv(g) => max_pool(act, &g, batch),
+        }
+    }
+
+    /// The gradient with respect to the input of layer l (in the layout of the layer below's
+    /// `post`), given the error signal `delta` on its pre-activations and the matrix that
+    /// carries it down: the layer's own weights for backprop, a stand-in for the other rules.
+    pub fn input_gradient(
+        &self,
+        l: usize,
+        delta: &Array2<f32>,
+        feedback: &Array2<f32>,
+    ) -> Array2<f32> {
+        let back = delta.dot(feedback);
+        match self.layers[l].kind {
+            LayerKind::Dense => back,
+            LayerKind::Conv(g) => {
+                col2im(back.view(), &g, delta.nrows() / self.layers[l].positions())
+            }
+        }
+    }
+
+    /// The error signal on layer l's pre-activations, `(rows, out)`, given a gradient with
+    /// respect to its output `post[l]`: back through the pooling, times f'(aₗ).
+    pub fn delta_from_output_gradient(
+        &self,
+        l: usize,
+        forward: &Forward,
+        gradient: &Array2<f32>,
+    ) -> Array2<f32> {
+        let layer = &self.layers[l];
+        let slope = layer
+            .activation
+            .derivative(&forward.pre[l], &forward.act[l]);
+        match layer.kind {
+            LayerKind::Dense => gradient * &slope,
+            LayerKind::Conv(_) => {
+                unpool(
+                    gradient,
+                    &forward.pool_winners[l],
+                    slope.nrows(),
+                    slope.ncols(),
+                ) * slope
+            }
+        }
+    }
+
+    /// Reshapes per-example pre-activation signals `(batch, positions·out)` of layer l to the
+    /// `(rows, out)` layout of `pre[l]` (identity for dense layers); see [`Network::to_per_example`]
+    /// for the inverse.
+    pub fn to_pre_layout(&self, l: usize, per_example: Array2<f32>) -> Array2<f32> {
+        let out = self.layers[l].weight.nrows();
+        let rows = per_example.len() / out;
+        per_example
+            .into_shape_with_order((rows, out))
+            .expect("positions·out features per example")
+    }
+
+    /// Reshapes a `(rows, out)` signal of layer l to one row per example, `(batch, positions·out)`.
+    pub fn to_per_example(&self, l: usize, rows: Array2<f32>) -> Array2<f32> {
+        let units = self.layers[l].pre_units();
+        let batch = rows.len() / units;
+        rows.as_standard_layout()
+            .into_owned()
+            .into_shape_with_order((batch, units))
+            .expect("rows·out values")
+    }
+
+    /// Outputs of the named layers, `(batch, features)` each (convolutional maps channels-last,
+    /// after pooling), in the order asked.
+    pub fn activations(
+        &self,
+        x: ArrayView2<f32>,
+        names: &[&str],
+    ) -> Result<Vec<(String, Array2<f32>)>> {
+        let indices = names
+            .iter()
+            .map(|name| self.layer_index(name))
+            .collect::<Result<Vec<_>>>()?;
+        let forward = self.forward(x)?;
+        Ok(names
+            .iter()
+            .zip(indices)
+            .map(|(name, l)| (name.to_string(), forward.post[l].clone()))
+            .collect())
+    }
+
+    /// Index of the layer called `name`.
+    pub fn layer_index(&self, name: &str) -> Result<usize> {
+        self.layers
+            .iter()
+            .position(|layer| layer.name == name)
+            .ok_or_else(|| {
+                ZooError::Shape(format!(
+                    "no layer named '{name}' (layers: {})",
+                    self.layer_names().join(", ")
+                ))
+            })
+    }
+}

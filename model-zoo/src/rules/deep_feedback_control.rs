@@ -1,0 +1,507 @@
+//! Deep feedback control, DFC (Meulemans, Tristany Farinha, García Ordóñez, Vilimelis Aceituno,
+//! Sacramento & Grewe 2021, NeurIPS; arXiv 2106.07887).
+//!
+//! A controller watches the output and drives every layer through feedback weights Qᵢ
+//! (`(unitsᵢ, classes)`) until the output reaches a nudged target r_L* = r_L⁻ − λ ∂L/∂r_L.
+//! Each unit has a basal input vᵢᶠᶠ = Wᵢ rᵢ₋₁ + bᵢ and a somatic voltage vᵢ; the network and the
+//! PI controller evolve as
+//!
+//! ```text
+//! τ_v dvᵢ/dt = −vᵢ + Wᵢ rᵢ₋₁ + bᵢ + Qᵢ u,        rᵢ = φ(vᵢ)
+//! e = r_L* − r_L,   u = u_int + k_p e,   τ_u du_int/dt = e − α u_int
+//! ```
+//!
+//! and the weights learn locally from the somatic–basal difference (the paper's eq. 5):
+//! ΔWᵢ ∝ (φ(vᵢ) − φ(vᵢᶠᶠ)) rᵢ₋₁ᵀ at the controlled state. This module descends
+//! −(φ(vᵢ) − φ(vᵢᶠᶠ)) / λ, which for small λ and suitable Q approaches a Gauss–Newton step.
+//!
+//! Two ways to reach the controlled state:
+//! - [`Dynamics::SteadyState`] (DFC-SS): linearise the network around its feedforward pass,
+//!   where the steady state satisfies Δvᵢ = Qᵢ u with u = (JQ + α̃ I)⁻¹ (−λ ∂L/∂r_L),
+//!   J = [∂r_L/∂v₁ … ∂r_L/∂v_L] and α̃ = α / (1 + k_p α); solve that small system per example
+//!   (LAPACK through ndarray-linalg), then run the network with Qᵢ u added to its voltages.
+//! - [`Dynamics::Simulated`]: integrate the equations above with forward Euler steps from the
+//!   feedforward state and use the final state.
+//!
+//! The feedback weights are fixed random matrices ([`FeedbackWeights::Fixed`]) or learned as in
+//! the paper ([`FeedbackWeights::Trained`], its eq. 13): with noise ε of variance σ² in the
+//! somatic voltages and no output target, the controller fights the noise, and
+//! τ_Q dQᵢ/dt = −σ⁻² vᵢᴬ uᵀ − β Qᵢ with the apical voltage vᵢᴬ = vᵢ − vᵢᶠᶠ = Qᵢ u + εᵢ. Here the
+//! noisy controlled state is taken at its linearised steady state, and one such update follows
+//! every training step (after `pretrain_steps` of feedback learning alone on the first batch).
+//! Its fixed points put the column space of Q in the row space of J (the paper's Condition 2).
+
+use std::borrow::Cow;
+
+use ndarray::{Array2, Array3, Axis, s};
+use ndarray_linalg::{Eig, Solve};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use serde::{Deserialize, Serialize};
+
+use super::{LearningRule, Updates, propagate_error, random_feedback};
+use crate::error::{Result, ZooError};
+use crate::loss::output_error;
+use crate::network::{Forward, Network};
+
+/// How the controlled state is found.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Dynamics {
+    /// DFC-SS: the linearised steady state, solved directly.
+    SteadyState,
+    /// Forward-Euler integration of the network and controller dynamics.
+    Simulated {
+        /// Euler steps.
+        steps: usize,
+        /// Step size in units of τ_v.
+        dt: f32,
+        /// Controller time constant τ_u in units of τ_v.
+        tau_u: f32,
+    },
+}
+
+/// Whether and how the feedback weights Q learn.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FeedbackWeights {
+    /// Q stays at its random initialisation.
+    Fixed,
+    /// Q follows the paper's feedback learning rule.
+    Trained {
+        /// SGD learning rate of Q.
+        lr: f32,
+        /// Standard deviation σ of the somatic noise.
+        sigma: f32,
+        /// Weight decay β.
+        decay: f32,
+        /// Leak α of the controller while Q learns (a larger leak keeps the noisy controlled
+        /// network stable while Q is still far from the Jacobian's row space).
+        alpha: f32,
+        /// Feedback-only updates on the first batch before the first forward update.
+        pretrain_steps: usize,
+    },
+}
+
+/// DFC options.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DfcOptions {
+    /// λ, the step from the output towards lower loss that the controller enforces.
+    pub target_step: f32,
+    /// α, the leak of the integral controller (regularises JQ + α̃ I).
+    pub alpha: f32,
+    /// k_p, the proportional gain.
+    pub proportional_gain: f32,
+    /// Steady state or simulated dynamics.
+    pub dynamics: Dynamics,
+    /// Fixed or learned feedback weights.
+    pub feedback: FeedbackWeights,
+}
+
+impl Default for DfcOptions {
+    fn default() -> Self {
+        DfcOptions {
+            target_step: 0.01,
+            alpha: 0.01,
+            proportional_gain: 1.0,
+            dynamics: Dynamics::SteadyState,
+            feedback: FeedbackWeights::Trained {
+                lr: 1e-3,
+                sigma: 0.05,
+                decay: 0.01,
+                alpha: 0.1,
+                pretrain_steps: 300,
+            },
+        }
+    }
+}
+
+impl DfcOptions {
+    fn check(&self) -> Result<()> {
+        let positive = |v: f32| v.is_finite() && v > 0.0;
+        let valid = positive(self.target_step)
+            && positive(self.alpha)
+            && self.proportional_gain.is_finite()
+            && self.proportional_gain >= 0.0
+            && match self.dynamics {
+                Dynamics::SteadyState => true,
+                Dynamics::Simulated { steps, dt, tau_u } => {
+                    steps > 0 && positive(dt) && positive(tau_u)
+                }
+            }
+            && match self.feedback {
+                FeedbackWeights::Fixed => true,
+                FeedbackWeights::Trained {
+                    lr,
+                    sigma,
+                    decay,
+                    alpha,
+                    ..
+                } => {
+                    positive(lr)
+                        && positive(sigma)
+                        && positive(alpha)
+                        && decay.is_finite()
+                        && decay >= 0.0
+                }
+            };
+        if valid {
+            Ok(())
+        } else {
+            Err(ZooError::Config(format!(
+                "DFC needs positive target_step, alpha, step sizes and noise, and non-negative gain and decay: {self:?}"
+            )))
+        }
+    }
+
+    /// α̃ = α / (1 + k_p α), the effective leak of the PI controller at steady state.
+    fn effective_alpha(&self) -> f32 {
+        self.alpha / (1.0 + self.proportional_gain * self.alpha)
+    }
+}
+
+/// DFC with its feedback weights.
+#[derive(Debug, Clone)]
+pub struct DeepFeedbackControl {
+    options: DfcOptions,
+    /// `feedback[i]`: Qᵢ, `(pre-activation units of layer i, classes)`.
+    feedback: Vec<Array2<f32>>,
+    noise_rng: ChaCha8Rng,
+    pretrained: bool,
+}
+
+impl DeepFeedbackControl {
+    /// Random feedback weights for `net`, drawn from `seed`: Glorot-scaled when fixed; when
+    /// learned, a hundred times smaller, so that the controlled network starts stable (JQ ≈ 0)
+    /// and Q grows along the Jacobian's row space.
+    pub fn new(net: &Network, options: DfcOptions, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let classes = net.layers.last().expect("a layer").weight.nrows();
+        let scale = match options.feedback {
+            FeedbackWeights::Fixed => 1.0,
+            FeedbackWeights::Trained { .. } => 0.01,
+        };
+        let feedback = net
+            .layers
+            .iter()
+            .map(|l| random_feedback(l.pre_units(), classes, &mut rng) * scale)
+            .collect();
+        DeepFeedbackControl {
+            options,
+            feedback,
+            noise_rng: ChaCha8Rng::seed_from_u64(seed.wrapping_add(1)),
+            pretrained: false,
+        }
+    }
+
+    /// The feedback weights Qᵢ, one `(units, classes)` matrix per layer.
+    pub fn feedback_weights(&self) -> &[Array2<f32>] {
+        &self.feedback
+    }
+
+    /// One feedback-learning update of Q on this batch (see the module documentation); a no-op
+    /// for fixed feedback.
+    pub fn learn_feedback(&mut self, net: &Network, forward: &Forward) -> Result<()> {
+        let jacobian = jacobian_rows(net, forward);
+        self.learn_feedback_with(&jacobian)
+    }
+
+    fn learn_feedback_with(&mut self, jacobian: &[Vec<Array2<f32>>]) -> Result<()> {
+        let FeedbackWeights::Trained {
+            lr,
+            sigma,
+            decay,
+            alpha,
+            ..
+        } = self.options.feedback
+        else {
+            return Ok(());
+        };
+        let batch = jacobian[0][0].nrows();
+        let jq = controlled_gain(jacobian, &self.feedback);
+        let normal = Normal::new(0.0f32, sigma).expect("sigma checked positive");
+        let noise: Vec<Array2<f32>> = self
+            .feedback
+            .iter()
+            .map(|q| {
+                Array2::from_shape_simple_fn((batch, q.nrows()), || {
+                    normal.sample(&mut self.noise_rng)
+                })
+            })
+            .collect();
+        // The noise's effect on the output, J ε, which the controller opposes.
+        let mut output_shift = Array2::<f32>::zeros((batch, jq.dim().1));
+        for (k, rows) in jacobian.iter().enumerate() {
+            for (j, eps) in rows.iter().zip(&noise) {
+                let shift = (j * eps).sum_axis(Axis(1));
+                output_shift.column_mut(k).scaled_add(1.0, &shift);
+            }
+        }
+        let effective = alpha / (1.0 + self.options.proportional_gain * alpha);
+        let u = solve_controls(&jq, &(-output_shift), effective)?;
+        let scale = 1.0 / (sigma * sigma * batch as f32);
+        for (q, eps) in self.feedback.iter_mut().zip(&noise) {
+            let apical = u.dot(&q.t()) + eps;
+            let gradient = apical.t().dot(&u) * scale + &*q * decay;
+            q.scaled_add(-lr, &gradient);
+        }
+        if self
+            .feedback
+            .iter()
+            .any(|q| q.iter().any(|v| !v.is_finite()))
+        {
+            return Err(ZooError::Diverged(
+                "DFC feedback weights became non-finite; lower the feedback learning rate".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The controller's feedback to every layer's voltages, `Qᵢ u`, in the `pre` layout.
+    fn feedback_to_layers(&self, net: &Network, u: &Array2<f32>) -> Vec<Array2<f32>> {
+        self.feedback
+            .iter()
+            .enumerate()
+            .map(|(l, q)| net.to_pre_layout(l, u.dot(&q.t())))
+            .collect()
+    }
+
+    /// The linearised steady state: the feedback `Qᵢ u` to every layer.
+    fn steady_state_feedback(
+        &self,
+        net: &Network,
+        jacobian: &[Vec<Array2<f32>>],
+        target_shift: &Array2<f32>,
+    ) -> Result<Vec<Array2<f32>>> {
+        let jq = controlled_gain(jacobian, &self.feedback);
+        let u = solve_controls(&jq, target_shift, self.options.effective_alpha())?;
+        Ok(self.feedback_to_layers(net, &u))
+    }
+
+    /// Euler integration of network and controller; returns each layer's final somatic
+    /// voltages, basal drive and matrix input.
+    fn simulate(
+        &self,
+        net: &Network,
+        forward: &Forward,
+        target_shift: &Array2<f32>,
+        steps: usize,
+        dt: f32,
+        tau_u: f32,
+    ) -> Result<ControlledState> {
+        let target = forward.output() + target_shift;
+        let mut voltages = forward.pre.clone();
+        let mut integral = Array2::<f32>::zeros(target.raw_dim());
+        for _ in 0..steps {
+            let state = self.basal_state(net, forward, &voltages);
+            let error = &target - state.outputs.last().expect("a layer");
+            let u = &integral + &(&error * self.options.proportional_gain);
+            for ((v, basal), fb) in voltages
+                .iter_mut()
+                .zip(&state.basal)
+                .zip(self.feedback_to_layers(net, &u))
+            {
+                let drift = basal + &fb - &*v;
+                v.scaled_add(dt, &drift);
+            }
+            let leak = &error - &(&integral * self.options.alpha);
+            integral.scaled_add(dt / tau_u, &leak);
+            if voltages.iter().any(|v| v.iter().any(|x| !x.is_finite())) {
+                return Err(ZooError::Diverged(
+                    "DFC controller dynamics diverged; use a smaller dt or trained feedback".into(),
+                ));
+            }
+        }
+        let state = self.basal_state(net, forward, &voltages);
+        Ok(ControlledState {
+            voltages,
+            basal: state.basal,
+            inputs: state.inputs,
+        })
+    }
+
+    /// Every layer's rates from its voltages, and the basal drive and matrix input those rates
+    /// give the layer above.
+    fn basal_state(&self, net: &Network, forward: &Forward, voltages: &[Array2<f32>]) -> Basal {
+        let mut basal = Vec::with_capacity(voltages.len());
+        let mut inputs = Vec::with_capacity(voltages.len());
+        let mut outputs = Vec::with_capacity(voltages.len());
+        let mut below = forward.x.clone();
+        for (l, v) in voltages.iter().enumerate() {
+            let (input, drive) = net.drive(l, below.view());
+            let rates = net.layers[l].activation.apply(v);
+            let (out, _) = net.layer_output(l, &rates, forward.batch);
+            basal.push(drive);
+            inputs.push(input);
+            below = out.clone();
+            outputs.push(out);
+        }
+        Basal {
+            basal,
+            inputs,
+            outputs,
+        }
+    }
+}
+
+struct Basal {
+    basal: Vec<Array2<f32>>,
+    inputs: Vec<Array2<f32>>,
+    outputs: Vec<Array2<f32>>,
+}
+
+struct ControlledState {
+    voltages: Vec<Array2<f32>>,
+    basal: Vec<Array2<f32>>,
+    inputs: Vec<Array2<f32>>,
+}
+
+/// Rows of every layer's Jacobian ∂r_L/∂vᵢ at the feedforward state: `rows[k][i]` is
+/// `(batch, unitsᵢ)`, row k of each example's Jᵢ (backprop of the k-th unit output error).
+fn jacobian_rows(net: &Network, forward: &Forward) -> Vec<Vec<Array2<f32>>> {
+    let classes = forward.output().ncols();
+    (0..classes)
+        .map(|k| {
+            let mut e = Array2::zeros((forward.batch, classes));
+            e.column_mut(k).fill(1.0);
+            propagate_error(net, forward, e, |l| Cow::Borrowed(&net.layers[l].weight))
+                .into_iter()
+                .enumerate()
+                .map(|(l, d)| net.to_per_example(l, d))
+                .collect()
+        })
+        .collect()
+}
+
+/// Each example's JQ = Σᵢ Jᵢ Qᵢ, `(batch, classes, classes)`.
+fn controlled_gain(jacobian: &[Vec<Array2<f32>>], feedback: &[Array2<f32>]) -> Array3<f32> {
+    let classes = jacobian.len();
+    let batch = jacobian[0][0].nrows();
+    let mut jq = Array3::zeros((batch, classes, classes));
+    for (k, rows) in jacobian.iter().enumerate() {
+        let mut row_k = Array2::<f32>::zeros((batch, classes));
+        for (j, q) in rows.iter().zip(feedback) {
+            row_k += &j.dot(q);
+        }
+        jq.slice_mut(s![.., k, ..]).assign(&row_k);
+    }
+    jq
+}
+
+/// Solves (JQ_b + α I) u_b = rhs_b for every example b (in f64). An example whose
+/// controlled dynamics are unstable, an eigenvalue of JQ_b + α I with a real part ≤ 0, has no
+/// steady state for the controller to settle in: it gets u_b = 0 (no feedback, no update)
+/// instead of the huge, meaningless solution of the linear system.
+fn solve_controls(jq: &Array3<f32>, rhs: &Array2<f32>, alpha: f32) -> Result<Array2<f32>> {
+    let (batch, classes, _) = jq.dim();
+    let mut u = Array2::zeros((batch, classes));
+    for b in 0..batch {
+        let mut a = jq.slice(s![b, .., ..]).mapv(f64::from);
+        for d in 0..classes {
+            a[[d, d]] += f64::from(alpha);
+        }
+        let (eigenvalues, _) = a
+            .eig()
+            .map_err(|e| ZooError::Diverged(format!("DFC controller gain: {e}")))?;
+        if eigenvalues.iter().any(|l| l.re.is_nan() || l.re <= 0.0) {
+            continue;
+        }
+        let x = a
+            .solve_into(rhs.row(b).mapv(f64::from))
+            .map_err(|e| ZooError::Diverged(format!("DFC steady state is singular: {e}")))?;
+        u.row_mut(b).assign(&x.mapv(|v| v as f32));
+    }
+    Ok(u)
+}
+
+impl DeepFeedbackControl {
+    /// The apical voltages vᵢ − vᵢᶠᶠ of every layer (`pre` layout) at the controlled state
+    /// for this batch and its labels, with the configured dynamics.
+    pub fn controlled_shift(
+        &self,
+        net: &Network,
+        forward: &Forward,
+        labels: &[u8],
+    ) -> Result<Vec<Array2<f32>>> {
+        let state = self.controlled_state(net, forward, labels, &jacobian_rows(net, forward))?;
+        Ok(state
+            .voltages
+            .iter()
+            .zip(&state.basal)
+            .map(|(v, b)| v - b)
+            .collect())
+    }
+
+    fn controlled_state(
+        &self,
+        net: &Network,
+        forward: &Forward,
+        labels: &[u8],
+        jacobian: &[Vec<Array2<f32>>],
+    ) -> Result<ControlledState> {
+        self.options.check()?;
+        // −λ ∂L/∂r_L per example (output_error is the gradient of the batch mean).
+        let target_shift = output_error(forward.output(), labels)
+            * (-self.options.target_step * forward.batch as f32);
+        match self.options.dynamics {
+            Dynamics::SteadyState => {
+                let feedback = self.steady_state_feedback(net, jacobian, &target_shift)?;
+                let controlled = net.forward_perturbed(forward.x.view(), Some(&feedback))?;
+                let basal = controlled
+                    .pre
+                    .iter()
+                    .zip(&feedback)
+                    .map(|(v, fb)| v - fb)
+                    .collect();
+                Ok(ControlledState {
+                    voltages: controlled.pre,
+                    basal,
+                    inputs: controlled.inputs,
+                })
+            }
+            Dynamics::Simulated { steps, dt, tau_u } => {
+                self.simulate(net, forward, &target_shift, steps, dt, tau_u)
+            }
+        }
+    }
+}
+
+impl LearningRule for DeepFeedbackControl {
+    fn name(&self) -> &'static str {
+        "dfc"
+    }
+
+    fn updates(
+        &mut self,
+        net: &Network,
+        forward: &Forward,
+        labels: &[u8],
+        _: &mut ChaCha8Rng,
+    ) -> Result<Updates> {
+        self.options.check()?;
+        let jacobian = jacobian_rows(net, forward);
+        if !self.pretrained {
+            if let FeedbackWeights::Trained { pretrain_steps, .. } = self.options.feedback {
+                for _ in 0..pretrain_steps {
+                    self.learn_feedback_with(&jacobian)?;
+                }
+            }
+            self.pretrained = true;
+        }
+        let state = self.controlled_state(net, forward, labels, &jacobian)?;
+        let scale = -1.0 / (self.options.target_step * forward.batch as f32);
+        let deltas: Vec<Array2<f32>> = net
+            .layers
+            .iter()
+            .zip(state.voltages.iter().zip(&state.basal))
+            .map(|(layer, (v, basal))| {
+                (layer.activation.apply(v) - layer.activation.apply(basal)) * scale
+            })
+            .collect();
+        let updates = Updates::from_signals(&state.inputs, &deltas);
+        self.learn_feedback_with(&jacobian)?;
+        Ok(updates)
+    }
+}
