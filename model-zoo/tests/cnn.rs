@@ -151,13 +151,13 @@ fn perturbation_and_control_rules_run_on_the_cnn_and_point_downhill() {
         feedback: match DfcOptions::default().feedback {
             FeedbackWeights::Trained {
                 lr,
-                sigma,
+                noise,
                 decay,
                 alpha,
                 ..
             } => FeedbackWeights::Trained {
                 lr,
-                sigma,
+                noise,
                 decay,
                 alpha,
                 pretrain_steps: 100,
