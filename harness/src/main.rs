@@ -32,6 +32,10 @@ enum Command {
     Fetch(commands::data::FetchArgs),
     /// Train a network under a learning rule on Fashion-MNIST and add it to the zoo.
     Train(commands::train::TrainArgs),
+    /// List the layers of an ONNX file or a zoo checkpoint: name, op, shape per stimulus.
+    Layers(commands::layers::LayersArgs),
+    /// Export a zoo checkpoint to ONNX, every layer a named output.
+    Export(commands::layers::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +44,8 @@ fn main() -> ExitCode {
         Command::Datasets(args) => commands::data::datasets(&args),
         Command::Fetch(args) => commands::data::fetch(&args),
         Command::Train(args) => commands::train::run(&args),
+        Command::Layers(args) => commands::layers::layers(&args),
+        Command::Export(args) => commands::layers::export(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

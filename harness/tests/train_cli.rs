@@ -60,6 +60,81 @@ fn quick_training_writes_checkpoint_history_config_and_manifest() {
     assert!(entry.test_accuracy > 0.7, "{}", entry.test_accuracy);
     let sha = brain_data::sha256_file(&dir.join("model.safetensors")).unwrap();
     assert_eq!(entry.sha256, sha);
+
+    // The ONNX export beside the checkpoint lists the network's layers, and `harness export`
+    // writes the same file again from the checkpoint.
+    let onnx = dir.join("model.onnx");
+    let listing = harness(&["layers", onnx.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&listing.stdout);
+    assert!(
+        listing.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listing.stderr)
+    );
+    assert!(text.contains("input 1x28x28"), "{text}");
+    for (layer, op, features) in [("fc1", "Tanh", "256"), ("fc4", "Gemm", "10")] {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(layer))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(
+            line.contains(op) && line.trim_end().ends_with(features),
+            "{line}"
+        );
+    }
+    let missing_runtime = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["layers", onnx.to_str().unwrap()])
+        .env("ORT_DYLIB_PATH", zoo.path().join("no-libonnxruntime.so"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&missing_runtime.stderr);
+    assert!(!missing_runtime.status.success(), "{err}");
+    assert!(
+        err.contains("ORT_DYLIB_PATH") && err.contains("no-libonnxruntime.so"),
+        "{err}"
+    );
+
+    let again = zoo.path().join("again.onnx");
+    let exported = harness(&[
+        "export",
+        dir.join("model.safetensors").to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&again).unwrap(),
+        std::fs::read(&onnx).unwrap()
+    );
+    let same_layers = harness(&["layers", dir.join("model.safetensors").to_str().unwrap()]);
+    let zoo_text = String::from_utf8_lossy(&same_layers.stdout);
+    assert!(
+        zoo_text
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some("fc1") && l.trim_end().ends_with("256")),
+        "{zoo_text}"
+    );
+}
+
+#[test]
+fn layers_of_a_broken_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.onnx");
+    std::fs::write(&path, [8u8, 7, 18, 4, 0xff, 0xff]).unwrap();
+    let out = harness(&["layers", path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("broken.onnx") && err.contains("ONNX"), "{err}");
+    let out = harness(&["layers", dir.path().join("model.pt").to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains(".onnx") && err.contains("model.pt"),
+        "{err}"
+    );
 }
 
 /// A CNN trained by DFC for a few steps from a YAML config, with the config's rule options kept.

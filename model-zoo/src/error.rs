@@ -22,7 +22,10 @@ pub enum ZooError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// A checkpoint or manifest that is not what cortexbench writes.
+    /// The ONNX Runtime library could not be found or loaded, or a session failed.
+    #[error("ONNX Runtime: {0}")]
+    Runtime(String),
+    /// A checkpoint, manifest or model file that cannot be used.
     #[error("{path}: {message}")]
     BadFile {
         /// The file.

@@ -12,6 +12,9 @@
 //! | alignment with the true gradient | [`alignment`] |
 //! | the training loop | [`train`] |
 //! | checkpoints (safetensors) and the zoo manifest | [`checkpoint`], [`manifest`] |
+//! | the interface of scorable models, streaming extraction | [`model`] |
+//! | zoo networks as models | [`zoo_model`] |
+//! | ONNX files as models, export to ONNX | [`onnx`] |
 
 // Links OpenBLAS, which ndarray's `blas` feature calls for f32 matrix products.
 extern crate blas_src;
@@ -24,15 +27,23 @@ pub mod conv;
 mod error;
 pub mod loss;
 pub mod manifest;
+pub mod model;
 pub mod network;
+pub mod onnx;
 pub mod optim;
 pub mod rules;
 pub mod train;
+pub mod zoo_model;
 
 pub use activation::Activation;
 pub use architecture::Architecture;
 pub use error::{Result, ZooError};
+pub use model::{
+    Activations, ExtractionOptions, LayerInfo, LayerRecord, Model, RandomProjection, extract,
+};
 pub use network::{Forward, Layer, LayerKind, Network};
+pub use onnx::OnnxModel;
 pub use optim::{LrSchedule, OptimizerConfig};
 pub use rules::{LearningRule, RuleConfig, Updates};
 pub use train::{EpochRecord, LabelledData, TrainConfig, Trained, evaluate, train};
+pub use zoo_model::ZooModel;

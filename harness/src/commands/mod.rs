@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
 pub mod data;
+pub mod layers;
 pub mod similarity;
 pub mod train;

@@ -1,5 +1,6 @@
 //! `harness train`: train one network under one learning rule on Fashion-MNIST, write its
-//! checkpoint, per-epoch history and config, and record it in the zoo manifest.
+//! checkpoint (and its ONNX export), per-epoch history and config, and record it in the zoo
+//! manifest.
 
 use std::path::{Path, PathBuf};
 
@@ -130,6 +131,17 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         &trained.net.layer_names(),
     )?;
     write_text(&out.join("config.yaml"), &serde_norway::to_string(&config)?)?;
+    let onnx = out.join("model.onnx");
+    let metadata = [
+        ("rule".to_string(), config.rule.name().to_string()),
+        ("seed".to_string(), config.seed.to_string()),
+        ("checkpoint_sha256".to_string(), sha256.clone()),
+    ];
+    model_zoo::onnx::save_onnx(
+        &onnx,
+        &mut model_zoo::ZooModel::new(trained.net.clone())?,
+        &metadata,
+    )?;
     let last = trained.history.last().expect("at least one epoch");
     let manifest_path = zoo.join("manifest.yaml");
     let mut manifest = Manifest::load(&manifest_path)?;
@@ -146,10 +158,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     });
     manifest.save(&manifest_path)?;
     println!(
-        "{name}: test accuracy {:.4} after {} epochs; checkpoint {}; manifest {}",
+        "{name}: test accuracy {:.4} after {} epochs; checkpoint {} (and {}); manifest {}",
         last.test_accuracy,
         config.epochs,
         checkpoint.display(),
+        onnx.display(),
         manifest_path.display()
     );
     Ok(())

@@ -1,0 +1,19 @@
+//! ONNX models: running any ONNX file through ONNX Runtime (`ort`, loaded dynamically) and
+//! reading any of its intermediate tensors, and exporting zoo networks to ONNX.
+//!
+//! | concept | module |
+//! |---|---|
+//! | finding and loading the ONNX Runtime library | [`runtime`] |
+//! | the model's protobuf: tensor list, exposing tensors as outputs | [`graph`] |
+//! | an ONNX file as a [`crate::Model`] | [`model`] |
+//! | zoo networks to ONNX | [`export`] |
+
+pub mod export;
+pub mod graph;
+pub mod model;
+pub mod runtime;
+
+pub use export::{export, save_onnx};
+pub use graph::{OnnxGraph, TensorSource};
+pub use model::OnnxModel;
+pub use runtime::{ONNX_RUNTIME_VERSION, library_path, loaded_library};
