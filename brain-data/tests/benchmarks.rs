@@ -15,6 +15,7 @@ fn shipped_benchmarks_parse_and_name_catalog_datasets() {
             "kriegeskorte2008.hIT-rsa",
             "cowley2023.V4-pls",
             "cowley2023.V4-rsa",
+            "cowley2023.V4-cka",
             "tang2018.V1-pls"
         ]
     );

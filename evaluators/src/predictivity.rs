@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::checks;
 use crate::error::{MetricError, Result};
 use crate::gram;
-use crate::pls::pls_dual_coefficients;
+use crate::pls::{pls_coefficients, pls_dual_coefficients};
 use crate::ridge::{self, RidgeCvCriterion};
 use crate::splits::{CrossValidation, Split, shuffle_splits};
 use crate::stats;
@@ -177,12 +177,21 @@ pub fn predict_held_out(
     Ok(out)
 }
 
-/// Inputs validated once, and the Gram matrix shared by all splits.
+/// Inputs validated once, and the centred features and (when needed) their Gram matrix,
+/// shared by all splits.
 struct Prepared<'a> {
-    gram: Array2<f64>,
+    x_centred: Array2<f64>,
+    gram: std::cell::OnceCell<Array2<f64>>,
     y: ArrayView2<'a, f64>,
     kept: Vec<usize>,
     excluded: Vec<usize>,
+}
+
+/// Where a regression is computed: on the features or on their Gram matrix (same result).
+#[derive(Debug, Clone, Copy)]
+enum Form {
+    Features,
+    Gram,
 }
 
 struct SplitFit {
@@ -211,23 +220,56 @@ impl<'a> Prepared<'a> {
         }
         // Centring by the global mean first keeps the later train-mean centring well conditioned.
         Ok(Self {
-            gram: gram::gram(gram::center_columns(x).view()),
+            x_centred: gram::center_columns(x),
+            gram: std::cell::OnceCell::new(),
             y,
             kept,
             excluded,
         })
     }
 
+    /// PLS runs on the features when stimuli outnumber them, on the Gram matrix otherwise;
+    /// ridge always on the Gram matrix.
     fn fit_predict(&self, split: &Split, regression: &Regression) -> Result<SplitFit> {
-        let n = self.gram.nrows();
+        let form = match regression {
+            Regression::Pls { .. } if self.x_centred.ncols() < split.train.len() => Form::Features,
+            _ => Form::Gram,
+        };
+        self.fit_predict_in(split, regression, form)
+    }
+
+    fn fit_predict_in(
+        &self,
+        split: &Split,
+        regression: &Regression,
+        form: Form,
+    ) -> Result<SplitFit> {
+        let n = self.x_centred.nrows();
         if let Some(&bad) = split.train.iter().chain(&split.test).find(|&&i| i >= n) {
             return Err(MetricError::ShapeMismatch(format!(
                 "split index {bad} is out of range for {n} stimuli"
             )));
         }
         let (train, test) = (&split.train, &split.test);
-        let mut k_train = gram::select(&self.gram, train, train);
-        let k_test_raw = gram::select(&self.gram, test, train);
+        let y_train = self.y.select(Axis(0), train).select(Axis(1), &self.kept);
+        let y_mean: Array1<f64> = y_train.mean_axis(Axis(0)).expect("train non-empty");
+        let y_centred = &y_train - &y_mean.view().insert_axis(Axis(0));
+        if let (Form::Features, Regression::Pls { n_components }) = (form, regression) {
+            let x_train = self.x_centred.select(Axis(0), train);
+            let x_mean = x_train.mean_axis(Axis(0)).expect("train non-empty");
+            let x_train = &x_train - &x_mean.view().insert_axis(Axis(0));
+            let (coefficients, c) =
+                pls_coefficients(x_train.view(), y_centred.view(), *n_components)?;
+            let x_test = &self.x_centred.select(Axis(0), test) - &x_mean.insert_axis(Axis(0));
+            return Ok(SplitFit {
+                predictions: x_test.dot(&coefficients) + &y_mean.insert_axis(Axis(0)),
+                components: Some(c),
+                alpha: None,
+            });
+        }
+        let full_gram = self.gram.get_or_init(|| gram::gram(self.x_centred.view()));
+        let mut k_train = gram::select(full_gram, train, train);
+        let k_test_raw = gram::select(full_gram, test, train);
         let col_means = k_train.mean_axis(Axis(0)).expect("train non-empty");
         let grand = col_means.mean().expect("train non-empty");
         let test_row_means = k_test_raw.mean_axis(Axis(1)).expect("train non-empty");
@@ -235,10 +277,6 @@ impl<'a> Prepared<'a> {
             k_test_raw[[i, j]] - test_row_means[i] - col_means[j] + grand
         });
         gram::double_center(&mut k_train);
-
-        let y_train = self.y.select(Axis(0), train).select(Axis(1), &self.kept);
-        let y_mean: Array1<f64> = y_train.mean_axis(Axis(0)).expect("train non-empty");
-        let y_centred = &y_train - &y_mean.view().insert_axis(Axis(0));
         let (dual, components, alpha) = match regression {
             Regression::Pls { n_components } => {
                 let (dual, c) = pls_dual_coefficients(&k_train, y_centred.view(), *n_components)?;
@@ -270,5 +308,53 @@ impl<'a> Prepared<'a> {
             components,
             alpha,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic pseudo-random matrix with a few strong directions, so that PLS has
+    /// structure to find.
+    fn matrix(n: usize, p: usize, seed: u64) -> Array2<f64> {
+        let mut state = seed;
+        Array2::from_shape_fn((n, p), |(i, j)| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let noise = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            noise + ((i * (j % 3 + 1)) as f64 * 0.37).sin()
+        })
+    }
+
+    #[test]
+    fn pls_on_features_equals_pls_on_the_gram_matrix() {
+        // Features fewer than train stimuli (the feature form's case) and more (the Gram's).
+        for (n, p) in [(80, 12), (40, 90)] {
+            let x = matrix(n, p, 3);
+            let y = matrix(n, 5, 4).mapv(|v| v * 2.0) + x.slice(ndarray::s![.., 0..5]);
+            let split = Split {
+                train: (0..n).filter(|i| i % 5 != 0).collect(),
+                test: (0..n).filter(|i| i % 5 == 0).collect(),
+            };
+            for components in [1, 4, 10] {
+                let regression = Regression::Pls {
+                    n_components: components,
+                };
+                let prepared = Prepared::new(x.view(), y.view(), &regression).unwrap();
+                let features = prepared
+                    .fit_predict_in(&split, &regression, Form::Features)
+                    .unwrap();
+                let gram = prepared
+                    .fit_predict_in(&split, &regression, Form::Gram)
+                    .unwrap();
+                assert_eq!(features.components, gram.components);
+                let worst = (&features.predictions - &gram.predictions)
+                    .iter()
+                    .fold(0.0f64, |m, d| m.max(d.abs()));
+                assert!(worst < 1e-8, "n {n} p {p} k {components}: {worst:e}");
+            }
+        }
     }
 }

@@ -4,6 +4,10 @@
 mod ceilings;
 mod commands;
 mod npy_input;
+mod run_config;
+mod run_manifest;
+mod scoring;
+mod zoo_cache;
 
 use std::process::ExitCode;
 
@@ -32,10 +36,28 @@ enum Command {
     Fetch(commands::data::FetchArgs),
     /// Train a network under a learning rule on Fashion-MNIST and add it to the zoo.
     Train(commands::train::TrainArgs),
+    /// Score models on benchmarks (default: one quick model per rule and architecture,
+    /// untrained baselines and EfficientNet-Lite0 on every benchmark): results table,
+    /// leaderboard, HTML report and run manifest.
+    Score(Box<commands::score::ScoreArgs>),
+    /// Compare two leaderboards; fails when a score dropped beyond the tolerance (CI gate).
+    Compare(commands::results::CompareArgs),
+    /// Merge the outputs of `score --shard i/n` runs.
+    Merge(commands::results::MergeArgs),
+    /// Rerun a finished run from its manifest and compare every score.
+    Reproduce(Box<commands::results::ReproduceArgs>),
     /// List the layers of an ONNX file or a zoo checkpoint: name, op, shape per stimulus.
     Layers(commands::layers::LayersArgs),
     /// Export a zoo checkpoint to ONNX, every layer a named output.
     Export(commands::layers::ExportArgs),
+}
+
+/// A command that decides its own exit status (a failed comparison is not an error).
+fn exit(result: anyhow::Result<ExitCode>) -> ExitCode {
+    result.unwrap_or_else(|err| {
+        eprintln!("error: {err:#}");
+        ExitCode::FAILURE
+    })
 }
 
 fn main() -> ExitCode {
@@ -44,6 +66,10 @@ fn main() -> ExitCode {
         Command::Datasets(args) => commands::data::datasets(&args),
         Command::Fetch(args) => commands::data::fetch(&args),
         Command::Train(args) => commands::train::run(&args),
+        Command::Score(args) => commands::score::run(&args),
+        Command::Merge(args) => commands::results::merge(&args),
+        Command::Compare(args) => return exit(commands::results::compare(&args)),
+        Command::Reproduce(args) => return exit(commands::results::reproduce(&args)),
         Command::Layers(args) => commands::layers::layers(&args),
         Command::Export(args) => commands::layers::export(&args),
     };

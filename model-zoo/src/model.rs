@@ -209,13 +209,20 @@ pub fn extract(
 /// A very sparse random projection `R` (features x dim): each entry is ±sqrt(s/dim) with
 /// probability 1/(2s) each and 0 otherwise, with s = sqrt(features), which preserves pairwise
 /// distances in expectation (Li, Hastie & Church 2006, as scikit-learn's
-/// `SparseRandomProjection` with density `auto`). Stored by output column.
+/// `SparseRandomProjection` with density `auto`). Drawn column by column, stored by input
+/// feature (compressed rows), so that applying it reads each stimulus's activations once, in
+/// order, and scatters into an output row small enough to stay in cache.
 struct SparseProjection {
     dim: usize,
     scale: f32,
-    /// For each output dimension, the input features with +1 and those with -1.
-    columns: Vec<(Vec<u32>, Vec<u32>)>,
+    /// `row_starts[f]..row_starts[f + 1]` indexes `entries` for input feature `f`.
+    row_starts: Vec<usize>,
+    /// Output column, with [`NEGATIVE`] set where the entry is −1.
+    entries: Vec<u32>,
 }
+
+/// Sign bit of a projection entry.
+const NEGATIVE: u32 = 1 << 31;
 
 impl SparseProjection {
     fn new(features: usize, dim: usize, seed: u64, layer: &str) -> Self {
@@ -223,25 +230,26 @@ impl SparseProjection {
         let density = 1.0 / s;
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ fnv1a(layer.as_bytes()));
         let nonzeros = Binomial::new(features as u64, density).expect("density in (0, 1]");
-        let columns = (0..dim)
-            .map(|_| {
-                let k = nonzeros.sample(&mut rng) as usize;
-                let picked = rand::seq::index::sample(&mut rng, features, k);
-                let (mut plus, mut minus) = (vec![], vec![]);
-                for feature in picked {
-                    if rng.random_bool(0.5) {
-                        plus.push(feature as u32);
-                    } else {
-                        minus.push(feature as u32);
-                    }
-                }
-                (plus, minus)
-            })
-            .collect();
+        let mut by_feature: Vec<Vec<u32>> = vec![vec![]; features];
+        for column in 0..dim as u32 {
+            let k = nonzeros.sample(&mut rng) as usize;
+            for feature in rand::seq::index::sample(&mut rng, features, k) {
+                let sign = if rng.random_bool(0.5) { 0 } else { NEGATIVE };
+                by_feature[feature].push(column | sign);
+            }
+        }
+        let mut row_starts = Vec::with_capacity(features + 1);
+        row_starts.push(0);
+        let mut entries = vec![];
+        for row in by_feature {
+            entries.extend(row);
+            row_starts.push(entries.len());
+        }
         Self {
             dim,
             scale: (s / dim as f64).sqrt() as f32,
-            columns,
+            row_starts,
+            entries,
         }
     }
 
@@ -250,17 +258,26 @@ impl SparseProjection {
         let mut out = Array2::zeros((x.nrows(), self.dim));
         for (row, mut projected) in x.outer_iter().zip(out.outer_iter_mut()) {
             let row = row.as_slice().expect("standard layout");
-            for ((plus, minus), value) in self.columns.iter().zip(projected.iter_mut()) {
-                let p: f32 = plus.iter().map(|&i| row[i as usize]).sum();
-                let m: f32 = minus.iter().map(|&i| row[i as usize]).sum();
-                *value = self.scale * (p - m);
+            let projected = projected.as_slice_mut().expect("fresh array");
+            for (f, &value) in row.iter().enumerate() {
+                if value == 0.0 {
+                    continue; // common after ReLU
+                }
+                for &entry in &self.entries[self.row_starts[f]..self.row_starts[f + 1]] {
+                    let column = (entry & !NEGATIVE) as usize;
+                    if entry & NEGATIVE == 0 {
+                        projected[column] += value;
+                    } else {
+                        projected[column] -= value;
+                    }
+                }
             }
+            projected.iter_mut().for_each(|v| *v *= self.scale);
         }
         out
     }
 }
 
-/// FNV-1a, to give each layer its own projection from one seed, stable across platforms.
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
@@ -294,7 +311,33 @@ mod tests {
         let a = SparseProjection::new(1_000, 10, 1, "a");
         let b = SparseProjection::new(1_000, 10, 1, "b");
         let a2 = SparseProjection::new(1_000, 10, 1, "a");
-        assert_eq!(a.columns, a2.columns);
-        assert_ne!(a.columns, b.columns);
+        assert_eq!(a.entries, a2.entries);
+        assert_eq!(a.row_starts, a2.row_starts);
+        assert_ne!(a.entries, b.entries);
+    }
+
+    #[test]
+    fn sparse_projection_equals_the_dense_product() {
+        let (features, dim) = (500, 40);
+        let p = SparseProjection::new(features, dim, 5, "layer");
+        let mut dense = Array2::<f32>::zeros((features, dim));
+        for f in 0..features {
+            for &entry in &p.entries[p.row_starts[f]..p.row_starts[f + 1]] {
+                let sign = if entry & NEGATIVE == 0 { 1.0 } else { -1.0 };
+                dense[[f, (entry & !NEGATIVE) as usize]] = sign * p.scale;
+            }
+        }
+        // About features / sqrt(features) nonzeros per column.
+        let per_column = p.entries.len() as f64 / dim as f64;
+        assert!(
+            (per_column - (features as f64).sqrt()).abs() < 6.0,
+            "{per_column}"
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let x = Array2::from_shape_fn((7, features), |_| rng.random_range(-1.0f32..1.0).max(0.0));
+        let worst = (&p.apply(x.view()) - &x.dot(&dense))
+            .iter()
+            .fold(0.0f32, |m, d| m.max(d.abs()));
+        assert!(worst < 1e-5, "{worst}");
     }
 }

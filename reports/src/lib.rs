@@ -1,3 +1,25 @@
-//! Leaderboards, plots and comparison of score tables.
+//! Results tables, leaderboards, their comparison, and the HTML run report.
 //!
-//! Not implemented yet: see the `harness score` issue.
+//! | concept | module |
+//! |---|---|
+//! | a row of the results table | [`rows`] |
+//! | Parquet / CSV / JSON tables (polars) | [`table`] |
+//! | leaderboards and the CI comparison | [`leaderboard`] |
+//! | figures (plotters, SVG) | [`plots`] |
+//! | the self-contained HTML report | [`html`] |
+
+mod atomic;
+mod error;
+pub mod html;
+pub mod leaderboard;
+pub mod plots;
+pub mod rows;
+pub mod table;
+
+pub use atomic::write_atomically;
+pub use error::{ReportError, Result};
+pub use html::{ReportInputs, render, write_report};
+pub use leaderboard::{Difference, Leaderboard, Status, compare, difference_table};
+pub use plots::RdmPanel;
+pub use rows::ScoreRow;
+pub use table::{data_frame, read_results, write_results};

@@ -2,5 +2,7 @@
 
 pub mod data;
 pub mod layers;
+pub mod results;
+pub mod score;
 pub mod similarity;
 pub mod train;

@@ -83,12 +83,7 @@ pub struct TrainArgs {
 pub fn run(args: &TrainArgs) -> Result<()> {
     let config = config_from(args)?;
     let store = args.data.store()?;
-    let catalog = Catalog::builtin();
-    let load = |part| -> Result<LabelledData> {
-        let d = fashion_mnist::load(&store, &catalog, part).context("loading Fashion-MNIST")?;
-        Ok(LabelledData::from_u8_images(&d.images, d.labels)?)
-    };
-    let (train_set, test_set) = (load(Part::Train)?, load(Part::Test)?);
+    let (train_set, test_set) = fashion_mnist_sets(&store)?;
 
     let name = format!(
         "{}-{}-s{}",
@@ -168,27 +163,58 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
-    let rule = match args.rule {
-        RuleName::Bp => RuleConfig::Bp,
-        RuleName::Fa => RuleConfig::Fa,
-        RuleName::Dfa => RuleConfig::Dfa,
-        RuleName::Ss => RuleConfig::SignSymmetry,
-        RuleName::Nc => RuleConfig::Nc(PerturbationOptions {
-            perturbations: args
-                .perturbations
-                .unwrap_or(PerturbationOptions::default().perturbations),
+/// The default options of a rule by its short name (`bp`, `fa`, …); `perturbations` sets
+/// NC's and NMNC's antithetic pairs per example and step.
+pub fn rule_config(name: &str, perturbations: Option<usize>) -> Result<RuleConfig> {
+    Ok(match name {
+        "bp" => RuleConfig::Bp,
+        "fa" => RuleConfig::Fa,
+        "dfa" => RuleConfig::Dfa,
+        "ss" => RuleConfig::SignSymmetry,
+        "nc" => RuleConfig::Nc(PerturbationOptions {
+            perturbations: perturbations.unwrap_or(PerturbationOptions::default().perturbations),
             ..PerturbationOptions::default()
         }),
-        RuleName::Nmnc => {
+        "nmnc" => {
             let mut options = ManifoldOptions::default();
-            if let Some(k) = args.perturbations {
+            if let Some(k) = perturbations {
                 options.perturbation.perturbations = k;
             }
             RuleConfig::Nmnc(options)
         }
-        RuleName::Dfc => RuleConfig::Dfc(DfcOptions::default()),
+        "dfc" => RuleConfig::Dfc(DfcOptions::default()),
+        other => bail!("unknown rule '{other}' (rules: bp, fa, dfa, ss, nc, nmnc, dfc)"),
+    })
+}
+
+/// The quick preset: 2 epochs of at most 150 steps.
+pub fn make_quick(config: &mut TrainConfig) {
+    config.epochs = 2;
+    config.max_steps_per_epoch = Some(150);
+    config.alignment_every = 25;
+}
+
+/// Fashion-MNIST's training and test sets.
+pub fn fashion_mnist_sets(store: &brain_data::DataStore) -> Result<(LabelledData, LabelledData)> {
+    let catalog = Catalog::builtin();
+    let load = |part| -> Result<LabelledData> {
+        let d = fashion_mnist::load(store, &catalog, part).context("loading Fashion-MNIST")?;
+        Ok(LabelledData::from_u8_images(&d.images, d.labels)?)
     };
+    Ok((load(Part::Train)?, load(Part::Test)?))
+}
+
+fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
+    let rule_name = match args.rule {
+        RuleName::Bp => "bp",
+        RuleName::Fa => "fa",
+        RuleName::Dfa => "dfa",
+        RuleName::Ss => "ss",
+        RuleName::Nc => "nc",
+        RuleName::Nmnc => "nmnc",
+        RuleName::Dfc => "dfc",
+    };
+    let rule = rule_config(rule_name, args.perturbations)?;
     let arch = args.arch.map(|a| match a {
         ArchName::Mlp => "mlp",
         ArchName::Cnn => "cnn",
@@ -217,9 +243,7 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
         None => TrainConfig::default_for(arch.unwrap_or("mlp"), rule, 40, 1)?,
     };
     if args.quick {
-        config.epochs = 2;
-        config.max_steps_per_epoch = Some(150);
-        config.alignment_every = 25;
+        make_quick(&mut config);
     }
     if let Some(e) = args.epochs {
         config.epochs = e;

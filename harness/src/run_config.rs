@@ -1,0 +1,224 @@
+//! What `harness score` runs: models, benchmarks and options, from YAML or from the command
+//! line, and the default set that `harness score` with no arguments scores.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use brain_data::{Benchmark, Preprocessing, TargetSpec};
+use evaluators::MetricSpec;
+use serde::{Deserialize, Serialize};
+
+/// The learning rules of the zoo, by their short names.
+pub const RULES: [&str; 7] = ["bp", "fa", "dfa", "ss", "nc", "nmnc", "dfc"];
+/// The zoo's architectures.
+pub const ARCHITECTURES: [&str; 2] = ["mlp", "cnn"];
+
+/// A model to score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ModelSpec {
+    /// A zoo network trained on Fashion-MNIST under `rule` (or reused from the cache when the
+    /// same training config was trained before).
+    Zoo {
+        /// Learning rule (`bp`, `fa`, `dfa`, `ss`, `nc`, `nmnc`, `dfc`).
+        rule: String,
+        /// `mlp` or `cnn`.
+        arch: String,
+        /// Epochs; default: the quick preset (2 epochs of 150 steps).
+        #[serde(default)]
+        epochs: Option<usize>,
+    },
+    /// A zoo architecture with its random initial weights, the untrained baseline.
+    Untrained {
+        /// `mlp` or `cnn`.
+        arch: String,
+    },
+    /// A checkpoint written by `harness train`.
+    Checkpoint {
+        /// The `.safetensors` file.
+        path: PathBuf,
+    },
+    /// An ONNX file.
+    Onnx {
+        /// The file.
+        path: PathBuf,
+        /// Name in tables (default: the file stem).
+        #[serde(default)]
+        name: Option<String>,
+        /// Rule in tables (default `external`).
+        #[serde(default)]
+        rule: Option<String>,
+        /// Layers (tensor or node names; default: eight evenly spaced float layers and the
+        /// output).
+        #[serde(default)]
+        layers: Vec<String>,
+        /// `[channels, height, width]` when the graph leaves them open.
+        #[serde(default)]
+        input_shape: Option<[usize; 3]>,
+        /// Stimulus preprocessing; default: each benchmark's (ImageNet statistics, 224 px).
+        #[serde(default)]
+        preprocessing: Option<Preprocessing>,
+    },
+}
+
+/// A whole scoring run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Models.
+    pub models: Vec<ModelSpec>,
+    /// Benchmark ids (default: every shipped benchmark).
+    #[serde(default)]
+    pub benchmarks: Vec<String>,
+    /// Metric options per benchmark id, replacing the benchmark's own metric (and the
+    /// ceiling's, which is measured with the same metric), e.g. another RDM comparison or a
+    /// ridge regression in place of PLS.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, MetricSpec>,
+    /// Seed of training, stimulus splits and projections.
+    #[serde(default = "one")]
+    pub seed: u64,
+    /// Stimuli per forward pass.
+    #[serde(default = "batch")]
+    pub batch_size: usize,
+    /// Layers wider than this are randomly projected to it (0: never).
+    #[serde(default = "projection")]
+    pub projection_dim: usize,
+    /// Ceiling normalisation: `raw/ceiling`, `(raw/ceiling)^2` or `raw^2/ceiling`.
+    #[serde(default)]
+    pub normalization: evaluators::CeilingNormalization,
+    /// Output folder.
+    #[serde(default = "out")]
+    pub out: PathBuf,
+}
+
+fn one() -> u64 {
+    1
+}
+fn batch() -> usize {
+    32
+}
+fn projection() -> usize {
+    4096
+}
+fn out() -> PathBuf {
+    PathBuf::from("cortexbench-results")
+}
+
+impl RunConfig {
+    /// The default run: one quick model per rule and architecture, an untrained baseline of
+    /// each architecture, and the pretrained EfficientNet-Lite0 when `efficientnet` is given,
+    /// on every shipped benchmark.
+    pub fn default_run(efficientnet: Option<PathBuf>) -> RunConfig {
+        let mut models = vec![];
+        for arch in ARCHITECTURES {
+            for rule in RULES {
+                models.push(ModelSpec::Zoo {
+                    rule: rule.into(),
+                    arch: arch.into(),
+                    epochs: None,
+                });
+            }
+            models.push(ModelSpec::Untrained { arch: arch.into() });
+        }
+        if let Some(path) = efficientnet {
+            models.push(ModelSpec::Onnx {
+                path,
+                name: Some("efficientnet_lite0".into()),
+                rule: Some("pretrained".into()),
+                layers: vec![],
+                input_shape: None,
+                preprocessing: None,
+            });
+        }
+        RunConfig {
+            models,
+            benchmarks: vec![],
+            metrics: BTreeMap::new(),
+            seed: one(),
+            batch_size: batch(),
+            projection_dim: projection(),
+            normalization: Default::default(),
+            out: out(),
+        }
+    }
+
+    /// Reads a YAML run config.
+    pub fn load(path: &Path) -> Result<RunConfig> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let config: RunConfig = serde_norway::from_str(&text)
+            .with_context(|| format!("{}: not a valid run config", path.display()))?;
+        config
+            .validate()
+            .with_context(|| format!("{}: invalid run config", path.display()))?;
+        Ok(config)
+    }
+
+    /// Checks names and numbers before anything runs.
+    pub fn validate(&self) -> Result<()> {
+        if self.models.is_empty() {
+            bail!("no models to score");
+        }
+        if self.batch_size == 0 {
+            bail!("batch_size must be at least 1");
+        }
+        for model in &self.models {
+            match model {
+                ModelSpec::Zoo { rule, arch, epochs } => {
+                    if !RULES.contains(&rule.as_str()) {
+                        bail!("unknown rule '{rule}' (rules: {})", RULES.join(", "));
+                    }
+                    check_arch(arch)?;
+                    if *epochs == Some(0) {
+                        bail!("{rule}-{arch}: epochs must be at least 1");
+                    }
+                }
+                ModelSpec::Untrained { arch } => check_arch(arch)?,
+                ModelSpec::Checkpoint { .. } | ModelSpec::Onnx { .. } => {}
+            }
+        }
+        self.benchmarks()?;
+        Ok(())
+    }
+
+    /// The benchmarks to run, with the config's metric options applied.
+    pub fn benchmarks(&self) -> Result<Vec<Benchmark>> {
+        let mut benchmarks = if self.benchmarks.is_empty() {
+            Benchmark::builtin()
+        } else {
+            self.benchmarks
+                .iter()
+                .map(|id| Benchmark::find(id))
+                .collect::<brain_data::Result<Vec<_>>>()?
+        };
+        for (id, metric) in &self.metrics {
+            let Some(benchmark) = benchmarks.iter_mut().find(|b| &b.id == id) else {
+                bail!("metrics: '{id}' is not one of the run's benchmarks");
+            };
+            let rdms_only = matches!(
+                benchmark.target,
+                TargetSpec::Kiani2007MonkeyIt | TargetSpec::Kriegeskorte2008HumanIt
+            );
+            if rdms_only && !matches!(metric, MetricSpec::Rsa { .. }) {
+                bail!(
+                    "metrics: {id} releases RDMs only, so its metric must be rsa, not {}",
+                    metric.name()
+                );
+            }
+            benchmark.metric = serde_norway::to_value(metric)?;
+        }
+        Ok(benchmarks)
+    }
+}
+
+fn check_arch(arch: &str) -> Result<()> {
+    if !ARCHITECTURES.contains(&arch) {
+        bail!(
+            "unknown architecture '{arch}' (architectures: {})",
+            ARCHITECTURES.join(", ")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,436 @@
+//! `harness score` end to end on the real data mirror, and what runs are for afterwards:
+//! `compare` (the CI gate), `reproduce`, `--shard` + `merge`, and clear failures.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use reports::{Leaderboard, ScoreRow};
+
+fn mirror() -> PathBuf {
+    std::env::var_os("CORTEXBENCH_MIRROR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/brain-data")
+        })
+}
+
+fn harness(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(args)
+        .args(["--offline", "--data-dir", cache.to_str().unwrap()])
+        .env("CORTEXBENCH_MIRROR", mirror())
+        .output()
+        .expect("harness runs")
+}
+
+/// Commands that read no brain data (`compare`, `merge`).
+fn harness_without_data(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(args)
+        .output()
+        .expect("harness runs")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "stderr: {}\nstdout: {}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// A small CNN checkpoint, as `harness train` would write it (untrained weights).
+fn checkpoint(dir: &Path, seed: u64) -> PathBuf {
+    let config = model_zoo::TrainConfig::cnn_default(model_zoo::RuleConfig::Bp, 1, seed);
+    let net = model_zoo::Network::cnn(
+        (28, 28, 1),
+        &[(4, 5), (8, 5)],
+        &[16, 10],
+        model_zoo::Activation::Tanh,
+        seed,
+    )
+    .unwrap();
+    let folder = dir.join("tiny-cnn");
+    std::fs::create_dir_all(&folder).unwrap();
+    let path = folder.join("model.safetensors");
+    model_zoo::checkpoint::save(&path, &net, &config).unwrap();
+    path
+}
+
+fn rows(dir: &Path) -> Vec<ScoreRow> {
+    reports::read_results(&dir.join("results.json")).unwrap()
+}
+
+#[test]
+fn one_off_score_writes_tables_leaderboard_report_and_manifest_and_reproduces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let ckpt = checkpoint(tmp.path(), 7);
+    let out = tmp.path().join("run");
+    let stdout = ok(&harness(
+        &[
+            "score",
+            "--model",
+            ckpt.to_str().unwrap(),
+            "--benchmark",
+            "kiani2007.IT-rsa,kriegeskorte2008.hIT-rsa,cowley2023.V4-pls",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &cache,
+    ));
+    assert!(stdout.contains("kriegeskorte2008.hIT-rsa"), "{stdout}");
+    for file in [
+        "results.parquet",
+        "results.csv",
+        "results.json",
+        "leaderboard.json",
+        "leaderboard.md",
+        "report.html",
+        "manifest.yaml",
+        "rdms.json",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let rows = rows(&out);
+    // 4 layers x 3 benchmarks, one chosen layer per benchmark.
+    assert_eq!(rows.len(), 12);
+    for b in [
+        "kiani2007.IT-rsa",
+        "kriegeskorte2008.hIT-rsa",
+        "cowley2023.V4-pls",
+    ] {
+        let of: Vec<&ScoreRow> = rows.iter().filter(|r| r.benchmark == b).collect();
+        assert_eq!(of.len(), 4, "{b}");
+        assert_eq!(of.iter().filter(|r| r.selected).count(), 1, "{b}");
+        let chosen = of.iter().find(|r| r.selected).unwrap();
+        let best = of
+            .iter()
+            .map(|r| r.selection_score)
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!(
+            chosen.selection_score, best,
+            "{b}: the layer is chosen on the selection half"
+        );
+        for r in &of {
+            assert!(r.raw.is_finite() && r.raw.abs() <= 1.0, "{r:?}");
+        }
+    }
+    // Ceilings: none for the monkey RDM, Nili upper bound for human IT, split-half for V4.
+    let kiani = rows
+        .iter()
+        .find(|r| r.benchmark == "kiani2007.IT-rsa")
+        .unwrap();
+    assert!(kiani.ceiling.is_none() && kiani.normalization.starts_with("none"));
+    for b in ["kriegeskorte2008.hIT-rsa", "cowley2023.V4-pls"] {
+        for r in rows.iter().filter(|r| r.benchmark == b) {
+            let c = r.ceiling.unwrap();
+            assert!(c > 0.0 && c < 1.0, "{b} ceiling {c}");
+            assert!((r.normalized.unwrap() - r.raw / c).abs() < 1e-12);
+            assert_eq!(r.normalization, "raw/ceiling");
+        }
+    }
+    // Stimuli: the report half of 92 and of 640.
+    assert_eq!(kiani.n_stimuli, 46);
+    assert_eq!(
+        rows.iter()
+            .find(|r| r.benchmark == "cowley2023.V4-pls")
+            .unwrap()
+            .n_stimuli,
+        320
+    );
+    // Parquet and CSV hold the same table.
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 13);
+    assert!(csv.starts_with("model,rule,architecture,layer,layer_index,benchmark"));
+    let parquet = std::fs::read(out.join("results.parquet")).unwrap();
+    assert_eq!(&parquet[..4], b"PAR1");
+    // The leaderboard holds the chosen layers.
+    let board = Leaderboard::load(&out.join("leaderboard.json")).unwrap();
+    assert_eq!(board.entries.len(), 3);
+    assert!(board.entries.iter().all(|e| e.selected));
+    // The report is self-contained: inline SVG, nothing fetched.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.matches("<svg").count() >= 5,
+        "bar chart, 3 layer curves, RDMs"
+    );
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http") && !html.contains("<script")
+    );
+    assert!(html.contains("tiny-cnn") && html.contains("cortexbench-run-1"));
+    // The manifest pins the data and the model.
+    let manifest = std::fs::read_to_string(out.join("manifest.yaml")).unwrap();
+    let catalog = brain_data::Catalog::builtin();
+    let sums = &catalog.dataset("cowley2023-v4").unwrap().files[0].sha256;
+    assert!(manifest.contains(sums.as_str()));
+    assert!(manifest.contains(&brain_data::sha256_file(&ckpt).unwrap()));
+
+    // Rerunning from the manifest reproduces every score bit for bit.
+    let again = ok(&harness(
+        &["reproduce", out.join("manifest.yaml").to_str().unwrap()],
+        &cache,
+    ));
+    assert!(again.contains("12 rows: 12 bit-identical"), "{again}");
+    // A rerun on a different model file says so, and fails.
+    checkpoint(tmp.path(), 8);
+    let changed = harness(
+        &[
+            "reproduce",
+            out.join("manifest.yaml").to_str().unwrap(),
+            "--out",
+            tmp.path().join("changed").to_str().unwrap(),
+        ],
+        &cache,
+    );
+    let report = String::from_utf8_lossy(&changed.stdout);
+    assert!(!changed.status.success());
+    assert!(
+        report.contains("tiny-cnn") && report.contains("is not the file the run scored"),
+        "{report}"
+    );
+
+    // The CI gate: the same leaderboard passes; a drop beyond tolerance or a lost row fails.
+    let board_path = out.join("leaderboard.json");
+    let same = harness_without_data(&[
+        "compare",
+        board_path.to_str().unwrap(),
+        out.join("reproduction/leaderboard.json").to_str().unwrap(),
+    ]);
+    assert!(
+        same.status.success(),
+        "{}",
+        String::from_utf8_lossy(&same.stdout)
+    );
+    let mut worse = board.clone();
+    worse.entries[0].raw -= 0.5;
+    if let Some(n) = worse.entries[0].normalized.as_mut() {
+        *n -= 0.5;
+    }
+    worse.entries.pop();
+    let worse_path = tmp.path().join("worse.json");
+    worse.save(&worse_path).unwrap();
+    let gate = harness_without_data(&[
+        "compare",
+        board_path.to_str().unwrap(),
+        worse_path.to_str().unwrap(),
+        "--tolerance",
+        "0.01",
+    ]);
+    let table = String::from_utf8_lossy(&gate.stdout);
+    assert!(!gate.status.success());
+    assert!(
+        table.contains("DROPPED") && table.contains("MISSING"),
+        "{table}"
+    );
+}
+
+#[test]
+fn shards_merge_into_the_unsharded_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let config = tmp.path().join("run.yaml");
+    std::fs::write(
+        &config,
+        "models:\n  - {kind: untrained, arch: mlp}\n  - {kind: untrained, arch: cnn}\nbenchmarks: [kiani2007.IT-rsa, cowley2023.V4-rsa]\nseed: 2\n",
+    )
+    .unwrap();
+    let dir = |name: &str| tmp.path().join(name);
+    let run = |extra: &[&str], out: &Path| {
+        let mut args = vec![
+            "score",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        ok(&harness(&args, &cache));
+    };
+    run(&[], &dir("whole"));
+    run(&["--shard", "0/3"], &dir("s0"));
+    run(&["--shard", "1/3"], &dir("s1"));
+    run(&["--shard", "2/3"], &dir("s2"));
+    let parts: Vec<usize> = ["s0", "s1", "s2"]
+        .iter()
+        .map(|s| rows(&dir(s)).len())
+        .collect();
+    assert!(parts.iter().all(|&n| n > 0), "{parts:?}");
+    ok(&harness_without_data(&[
+        "merge",
+        dir("s0").to_str().unwrap(),
+        dir("s1").to_str().unwrap(),
+        dir("s2").to_str().unwrap(),
+        "--out",
+        dir("merged").to_str().unwrap(),
+    ]));
+    let key = |r: &ScoreRow| (r.model.clone(), r.benchmark.clone(), r.layer.clone());
+    let mut whole = rows(&dir("whole"));
+    let mut merged = rows(&dir("merged"));
+    whole.sort_by_key(key);
+    merged.sort_by_key(key);
+    assert_eq!(whole, merged);
+    assert_eq!(
+        Leaderboard::load(&dir("whole").join("leaderboard.json"))
+            .unwrap()
+            .entries,
+        Leaderboard::load(&dir("merged").join("leaderboard.json"))
+            .unwrap()
+            .entries
+    );
+    // Merging a shard twice is refused.
+    let twice = harness_without_data(&[
+        "merge",
+        dir("s0").to_str().unwrap(),
+        dir("s0").to_str().unwrap(),
+        "--out",
+        dir("bad").to_str().unwrap(),
+    ]);
+    assert!(!twice.status.success());
+    assert!(!dir("bad").exists());
+    // So is a merge that lacks a shard.
+    let partial = harness_without_data(&[
+        "merge",
+        dir("s0").to_str().unwrap(),
+        dir("s2").to_str().unwrap(),
+        "--out",
+        dir("bad").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&partial.stderr);
+    assert!(
+        !partial.status.success() && err.contains("shard 1/3 missing"),
+        "{err}"
+    );
+    assert!(!dir("bad").exists());
+}
+
+#[test]
+fn config_metric_options_replace_the_benchmark_metric() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let config = tmp.path().join("run.yaml");
+    std::fs::write(
+        &config,
+        "models:\n  - {kind: untrained, arch: mlp}\nbenchmarks: [cowley2023.V4-pls]\nmetrics:\n  cowley2023.V4-pls:\n    kind: predictivity\n    regression: {kind: ridge, alpha: 10.0}\n    cross_validation: {n_splits: 3, test_fraction: 0.2, seed: 4}\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("run");
+    ok(&harness(
+        &[
+            "score",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &cache,
+    ));
+    let rows = rows(&out);
+    assert_eq!(rows.len(), 4, "one row per MLP layer");
+    assert!(rows.iter().all(|r| r.metric == "ridge"), "{rows:?}");
+    assert!(rows.iter().all(|r| r.raw.is_finite() && r.sem.is_some()));
+    // The split-half ceiling does not depend on the regression, and normalises the score.
+    assert!(
+        rows.iter()
+            .all(|r| r.ceiling.is_some() && r.normalized.is_some())
+    );
+    let manifest = std::fs::read_to_string(out.join("manifest.yaml")).unwrap();
+    assert!(
+        manifest.contains("kind: ridge") && manifest.contains("n_splits: 3"),
+        "{manifest}"
+    );
+}
+
+#[test]
+fn bad_requests_fail_clearly_and_leave_no_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let ckpt = checkpoint(tmp.path(), 7);
+    let out = tmp.path().join("out");
+    let unknown = harness(
+        &[
+            "score",
+            "--model",
+            ckpt.to_str().unwrap(),
+            "--benchmark",
+            "nope.IT-rsa",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &cache,
+    );
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(
+        !unknown.status.success()
+            && err.contains("nope.IT-rsa")
+            && err.contains("kiani2007.IT-rsa"),
+        "{err}"
+    );
+
+    let config = tmp.path().join("bad.yaml");
+    std::fs::write(
+        &config,
+        "models:\n  - {kind: zoo, rule: backprop, arch: mlp}\n",
+    )
+    .unwrap();
+    let bad = harness(
+        &[
+            "score",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &cache,
+    );
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("bad.yaml") && err.contains("backprop"),
+        "{err}"
+    );
+    // A metric the benchmark's data cannot support.
+    std::fs::write(
+        &config,
+        "models:\n  - {kind: untrained, arch: mlp}\nbenchmarks: [kiani2007.IT-rsa]\nmetrics:\n  kiani2007.IT-rsa: {kind: cka}\n",
+    )
+    .unwrap();
+    let bad = harness(
+        &[
+            "score",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &cache,
+    );
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("bad.yaml") && err.contains("RDMs only"),
+        "{err}"
+    );
+
+    // Offline without the data: the error names the file, and nothing is written.
+    let missing = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args([
+            "score",
+            "--model",
+            ckpt.to_str().unwrap(),
+            "--benchmark",
+            "tang2018.V1-pls",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args(["--offline", "--data-dir", cache.to_str().unwrap()])
+        .env("CORTEXBENCH_MIRROR", "")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        !missing.status.success() && err.contains("tang2018"),
+        "{err}"
+    );
+    assert!(!out.exists(), "a failed run left {}", out.display());
+}

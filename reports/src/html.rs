@@ -1,0 +1,154 @@
+//! The run report: one self-contained HTML file (inline CSS and SVG, nothing fetched at view
+//! time) with the leaderboard, the figures and the run manifest.
+
+use std::path::Path;
+
+use crate::atomic::write_atomically;
+use crate::error::Result;
+use crate::leaderboard::Leaderboard;
+use crate::plots::{RdmPanel, layer_curves, rdm_heatmap, scores_by_rule_and_region};
+use crate::rows::ScoreRow;
+
+/// What goes into a report.
+#[derive(Debug, Clone, Default)]
+pub struct ReportInputs {
+    /// Title at the top.
+    pub title: String,
+    /// Every scored row.
+    pub rows: Vec<ScoreRow>,
+    /// Model and brain RDMs to show, in pairs or alone.
+    pub rdms: Vec<RdmPanel>,
+    /// The run manifest (YAML), shown verbatim.
+    pub manifest: String,
+}
+
+/// Renders the report.
+pub fn render(inputs: &ReportInputs) -> Result<String> {
+    let board = Leaderboard::from_rows(&inputs.rows);
+    let mut body = String::new();
+    body.push_str(&format!("<h1>{}</h1>\n", escape(&inputs.title)));
+    body.push_str("<h2>Leaderboard</h2>\n");
+    body.push_str(&leaderboard_html(&board));
+    body.push_str("<h2>Scores by learning rule and region</h2>\n<figure>");
+    body.push_str(&scores_by_rule_and_region(&inputs.rows)?);
+    body.push_str(
+        "<figcaption>Mean over each rule's models of the chosen layer's score, normalised by the \
+         ceiling where the benchmark has one, raw otherwise.</figcaption></figure>\n",
+    );
+    body.push_str("<h2>Scores by layer</h2>\n<div class=\"grid\">");
+    let mut benchmarks: Vec<&str> = inputs.rows.iter().map(|r| r.benchmark.as_str()).collect();
+    benchmarks.dedup();
+    benchmarks.sort_unstable();
+    benchmarks.dedup();
+    for b in benchmarks {
+        body.push_str("<figure>");
+        body.push_str(&layer_curves(&inputs.rows, b)?);
+        body.push_str("</figure>");
+    }
+    body.push_str("</div>\n");
+    if !inputs.rdms.is_empty() {
+        body.push_str("<h2>Representational dissimilarity matrices</h2>\n<div class=\"grid\">");
+        for panel in &inputs.rdms {
+            body.push_str("<figure>");
+            body.push_str(&rdm_heatmap(panel)?);
+            body.push_str("</figure>");
+        }
+        body.push_str(
+            "</div>\n<p class=\"note\">Dissimilarities are shown as ranks (dark: similar, \
+             yellow: dissimilar), in the stimuli's order.</p>\n",
+        );
+    }
+    body.push_str("<h2>All layers</h2>\n");
+    body.push_str(&rows_html(&inputs.rows));
+    body.push_str("<h2>Run manifest</h2>\n<pre>");
+    body.push_str(&escape(&inputs.manifest));
+    body.push_str("</pre>\n");
+    Ok(format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+        escape(&inputs.title)
+    ))
+}
+
+/// Renders and writes the report atomically.
+pub fn write_report(path: &Path, inputs: &ReportInputs) -> Result<()> {
+    write_atomically(path, render(inputs)?.as_bytes())
+}
+
+const CSS: &str = "body{font-family:sans-serif;margin:2em;max-width:80em;color:#222}\
+table{border-collapse:collapse;margin:1em 0;font-size:0.9em}\
+th,td{border:1px solid #ccc;padding:0.25em 0.6em;text-align:left}\
+td.num{text-align:right;font-variant-numeric:tabular-nums}\
+th{background:#f0f0f0}.grid{display:flex;flex-wrap:wrap;gap:1em}\
+figure{margin:0}figcaption,.note{font-size:0.85em;color:#555}\
+pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:0.8em}";
+
+fn leaderboard_html(board: &Leaderboard) -> String {
+    let mut html = String::from(
+        "<table><tr><th>benchmark</th><th>region</th><th>metric</th><th>model</th><th>rule</th><th>layer</th><th>raw</th><th>± SEM</th><th>ceiling</th><th>normalised</th><th>normalisation</th></tr>\n",
+    );
+    for r in &board.entries {
+        html.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{:.4}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>{}</tr>\n",
+            escape(&r.benchmark),
+            escape(&r.region),
+            escape(&r.metric),
+            escape(&r.model),
+            escape(&r.rule),
+            escape(&r.layer),
+            r.raw,
+            num(r.sem),
+            num(r.ceiling),
+            num(r.normalized),
+            normalization_cell(&r.normalization)
+        ));
+    }
+    html.push_str("</table>\n");
+    html
+}
+
+/// The normalisation, or "none" with the reason on hover.
+fn normalization_cell(text: &str) -> String {
+    match text.strip_prefix("none") {
+        Some(reason) => format!(
+            "<td title=\"{}\">none</td>",
+            escape(
+                reason
+                    .trim_start_matches([' ', '(', ':'])
+                    .trim_end_matches(')')
+            )
+        ),
+        None => format!("<td>{}</td>", escape(text)),
+    }
+}
+
+fn rows_html(rows: &[ScoreRow]) -> String {
+    let mut html = String::from(
+        "<table><tr><th>model</th><th>benchmark</th><th>layer</th><th>selection score</th><th>raw</th><th>normalised</th><th>chosen</th></tr>\n",
+    );
+    for r in rows {
+        html.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{:.4}</td><td class=\"num\">{:.4}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
+            escape(&r.model),
+            escape(&r.benchmark),
+            escape(&r.layer),
+            r.selection_score,
+            r.raw,
+            num(r.normalized),
+            if r.selected { "✔" } else { "" }
+        ));
+    }
+    html.push_str("</table>\n");
+    html
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map_or("–".to_string(), |v| format!("{v:.4}"))
+}
+
+/// Escapes text for HTML.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
