@@ -60,6 +60,9 @@ fn benches(c: &mut Criterion) {
     let rsa_y = cached("rsa_y_2000x200", || features(2000, 200, 2));
     let reg_x = cached("reg_x_640x16384", || features(640, 16384, 3));
     let reg_y = cached("reg_y_640x50", || responses(&reg_x, 50, 4));
+    // Half of the 9500 V1 patterns on a layer projected to 4096 features (the feature form).
+    let v1_x = cached("v1_x_4750x4096", || features(4750, 4096, 5));
+    let v1_y = cached("v1_y_4750x4", || responses(&v1_x, 4, 6));
 
     let mut group = c.benchmark_group("metrics");
     group.sample_size(10);
@@ -79,6 +82,10 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             cross_validated_predictivity(reg_x.view(), reg_y.view(), None, &pls, &cv).unwrap()
         })
+    });
+    group.bench_function("pls25_10splits_4750x4096_to_4", |b| {
+        let pls = Regression::Pls { n_components: 25 };
+        b.iter(|| cross_validated_predictivity(v1_x.view(), v1_y.view(), None, &pls, &cv).unwrap())
     });
     group.bench_function("ridge_cv_10splits_640x16384_to_50", |b| {
         let ridge = Regression::RidgeCv {

@@ -16,10 +16,13 @@
 //! | train/test splits | [`splits`] |
 //! | split-half ceiling, normalisation | [`ceiling`] |
 //! | bootstrap intervals | [`bootstrap`] |
-//! | participation ratio | [`dimensionality`] |
+//! | participation ratio, 90 % variance dimension, two-NN intrinsic dimension | [`dimensionality`] |
+//! | manifold capacity, radius, dimension (MFTMA) | [`manifold_capacity`] |
+//! | principal angles, class-manifold and Jacobian alignment | [`subspace_alignment`] |
 
 pub mod bootstrap;
 pub mod ceiling;
+mod center_structure;
 pub mod checks;
 pub mod cka;
 pub mod compare;
@@ -27,6 +30,7 @@ pub mod dimensionality;
 mod error;
 mod gram;
 mod linalg;
+pub mod manifold_capacity;
 pub mod noise_ceiling;
 mod pls;
 pub mod predictivity;
@@ -35,6 +39,7 @@ mod ridge;
 pub mod spec;
 pub mod splits;
 pub mod stats;
+pub mod subspace_alignment;
 
 pub use bootstrap::{BootstrapOptions, ConfidenceInterval, bootstrap_cka, bootstrap_rsa};
 pub use ceiling::{
@@ -43,8 +48,11 @@ pub use ceiling::{
 };
 pub use cka::{CkaKernel, CkaOptions, cka};
 pub use compare::{CompareMethod, compare_rdms};
-pub use dimensionality::participation_ratio;
+pub use dimensionality::{dimension_at_variance, participation_ratio, two_nn_dimension};
 pub use error::{MetricError, Result};
+pub use manifold_capacity::{
+    CapacityOptions, ManifoldCapacity, ManifoldGeometry, manifold_capacity,
+};
 pub use noise_ceiling::{RdmNoiseCeiling, RdmPooling, rdm_noise_ceiling};
 pub use predictivity::{
     PredictivityScore, Regression, cross_validated_predictivity, predict_held_out,
@@ -53,3 +61,7 @@ pub use rdm::{Rdm, RdmMethod, compute_rdm};
 pub use ridge::{RidgeCvCriterion, default_alpha_grid};
 pub use spec::MetricSpec;
 pub use splits::{CrossValidation, Split};
+pub use subspace_alignment::{
+    JacobianAlignment, ManifoldAlignment, SubspaceAngles, class_manifold_alignment,
+    jacobian_alignment, principal_angles,
+};

@@ -93,3 +93,31 @@ mod tests {
         );
     }
 }
+
+unsafe extern "C" {
+    fn openblas_get_num_threads() -> std::ffi::c_int;
+    fn openblas_set_num_threads(n: std::ffi::c_int);
+}
+
+/// Keeps OpenBLAS single-threaded while alive and restores its thread count on drop. For
+/// work that runs its own threads over many small products (manifold capacity): OpenBLAS's
+/// threads would otherwise spin against them.
+pub(crate) struct SingleThreadedBlas {
+    previous: std::ffi::c_int,
+}
+
+impl SingleThreadedBlas {
+    pub(crate) fn new() -> Self {
+        // SAFETY: plain getters/setters of OpenBLAS's global thread count.
+        let previous = unsafe { openblas_get_num_threads() };
+        unsafe { openblas_set_num_threads(1) };
+        Self { previous }
+    }
+}
+
+impl Drop for SingleThreadedBlas {
+    fn drop(&mut self) {
+        // SAFETY: as above.
+        unsafe { openblas_set_num_threads(self.previous) };
+    }
+}

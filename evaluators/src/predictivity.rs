@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::checks;
 use crate::error::{MetricError, Result};
 use crate::gram;
-use crate::pls::{pls_coefficients, pls_dual_coefficients};
+use crate::pls::{pls_dual_coefficients, pls_on_splits_feature_form};
 use crate::ridge::{self, RidgeCvCriterion};
 use crate::splits::{CrossValidation, Split, shuffle_splits};
 use crate::stats;
@@ -118,8 +118,8 @@ pub fn predictivity_on_splits(
     let mut undefined = 0;
     let mut components = vec![];
     let mut alphas = vec![];
-    for (s, split) in splits.iter().enumerate() {
-        let fit = prepared.fit_predict(split, regression)?;
+    let fits = prepared.fit_predict(splits, regression)?;
+    for (s, (split, fit)) in splits.iter().zip(fits).enumerate() {
         components.extend(fit.components);
         alphas.extend(fit.alpha);
         let mut rs = Vec::with_capacity(prepared.kept.len());
@@ -166,7 +166,10 @@ pub fn predict_held_out(
     split: &Split,
 ) -> Result<Array2<f64>> {
     let prepared = Prepared::new(x, y, regression)?;
-    let fit = prepared.fit_predict(split, regression)?;
+    let fit = prepared
+        .fit_predict(std::slice::from_ref(split), regression)?
+        .pop()
+        .expect("one fit per split");
     let mut out = Array2::zeros((split.test.len(), y.ncols()));
     for j in &prepared.excluded {
         out.column_mut(*j).fill(y[[0, *j]]);
@@ -228,45 +231,61 @@ impl<'a> Prepared<'a> {
         })
     }
 
-    /// PLS runs on the features when stimuli outnumber them, on the Gram matrix otherwise;
-    /// ridge always on the Gram matrix.
-    fn fit_predict(&self, split: &Split, regression: &Regression) -> Result<SplitFit> {
+    /// Fits and predicts every split. PLS runs on the features when every split's train
+    /// stimuli outnumber them, on the Gram matrix otherwise; ridge always on the Gram matrix.
+    fn fit_predict(&self, splits: &[Split], regression: &Regression) -> Result<Vec<SplitFit>> {
+        let fewest_train = splits.iter().map(|s| s.train.len()).min().unwrap_or(0);
         let form = match regression {
-            Regression::Pls { .. } if self.x_centred.ncols() < split.train.len() => Form::Features,
+            Regression::Pls { .. } if self.x_centred.ncols() < fewest_train => Form::Features,
             _ => Form::Gram,
         };
-        self.fit_predict_in(split, regression, form)
+        self.fit_predict_in(splits, regression, form)
     }
 
     fn fit_predict_in(
         &self,
-        split: &Split,
+        splits: &[Split],
         regression: &Regression,
         form: Form,
-    ) -> Result<SplitFit> {
+    ) -> Result<Vec<SplitFit>> {
         let n = self.x_centred.nrows();
-        if let Some(&bad) = split.train.iter().chain(&split.test).find(|&&i| i >= n) {
-            return Err(MetricError::ShapeMismatch(format!(
-                "split index {bad} is out of range for {n} stimuli"
-            )));
+        for split in splits {
+            if let Some(&bad) = split.train.iter().chain(&split.test).find(|&&i| i >= n) {
+                return Err(MetricError::ShapeMismatch(format!(
+                    "split index {bad} is out of range for {n} stimuli"
+                )));
+            }
         }
+        match (form, regression) {
+            (Form::Features, Regression::Pls { n_components }) => {
+                let y = self.y.select(Axis(1), &self.kept);
+                let fits = pls_on_splits_feature_form(
+                    self.x_centred.view(),
+                    y.view(),
+                    splits,
+                    *n_components,
+                )?;
+                Ok(fits
+                    .into_iter()
+                    .map(|fit| SplitFit {
+                        predictions: fit.predictions,
+                        components: Some(fit.components),
+                        alpha: None,
+                    })
+                    .collect())
+            }
+            _ => splits
+                .iter()
+                .map(|split| self.fit_predict_on_gram(split, regression))
+                .collect(),
+        }
+    }
+
+    fn fit_predict_on_gram(&self, split: &Split, regression: &Regression) -> Result<SplitFit> {
         let (train, test) = (&split.train, &split.test);
         let y_train = self.y.select(Axis(0), train).select(Axis(1), &self.kept);
         let y_mean: Array1<f64> = y_train.mean_axis(Axis(0)).expect("train non-empty");
         let y_centred = &y_train - &y_mean.view().insert_axis(Axis(0));
-        if let (Form::Features, Regression::Pls { n_components }) = (form, regression) {
-            let x_train = self.x_centred.select(Axis(0), train);
-            let x_mean = x_train.mean_axis(Axis(0)).expect("train non-empty");
-            let x_train = &x_train - &x_mean.view().insert_axis(Axis(0));
-            let (coefficients, c) =
-                pls_coefficients(x_train.view(), y_centred.view(), *n_components)?;
-            let x_test = &self.x_centred.select(Axis(0), test) - &x_mean.insert_axis(Axis(0));
-            return Ok(SplitFit {
-                predictions: x_test.dot(&coefficients) + &y_mean.insert_axis(Axis(0)),
-                components: Some(c),
-                alpha: None,
-            });
-        }
         let full_gram = self.gram.get_or_init(|| gram::gram(self.x_centred.view()));
         let mut k_train = gram::select(full_gram, train, train);
         let k_test_raw = gram::select(full_gram, test, train);
@@ -330,30 +349,44 @@ mod tests {
 
     #[test]
     fn pls_on_features_equals_pls_on_the_gram_matrix() {
-        // Features fewer than train stimuli (the feature form's case) and more (the Gram's).
-        for (n, p) in [(80, 12), (40, 90)] {
-            let x = matrix(n, p, 3);
+        // Features fewer than train stimuli (the feature form's case) and more (the Gram's),
+        // and a rank-6 X that runs out of components before 10.
+        for (n, p, rank) in [(80, 12, 12), (40, 90, 90), (80, 12, 6)] {
+            let base = matrix(n, rank, 3);
+            let x = ndarray::Array2::from_shape_fn((n, p), |(i, j)| {
+                base[[i, j % rank]] * (1.0 + (j / rank) as f64)
+            });
             let y = matrix(n, 5, 4).mapv(|v| v * 2.0) + x.slice(ndarray::s![.., 0..5]);
-            let split = Split {
-                train: (0..n).filter(|i| i % 5 != 0).collect(),
-                test: (0..n).filter(|i| i % 5 == 0).collect(),
-            };
+            // Splits of different sizes, fitted in lockstep by the feature form.
+            let splits: Vec<Split> = [(5, 0), (5, 3), (4, 1)]
+                .iter()
+                .map(|&(every, at)| Split {
+                    train: (0..n).filter(|i| i % every != at).collect(),
+                    test: (0..n).filter(|i| i % every == at).collect(),
+                })
+                .collect();
             for components in [1, 4, 10] {
                 let regression = Regression::Pls {
                     n_components: components,
                 };
                 let prepared = Prepared::new(x.view(), y.view(), &regression).unwrap();
                 let features = prepared
-                    .fit_predict_in(&split, &regression, Form::Features)
+                    .fit_predict_in(&splits, &regression, Form::Features)
                     .unwrap();
                 let gram = prepared
-                    .fit_predict_in(&split, &regression, Form::Gram)
+                    .fit_predict_in(&splits, &regression, Form::Gram)
                     .unwrap();
-                assert_eq!(features.components, gram.components);
-                let worst = (&features.predictions - &gram.predictions)
-                    .iter()
-                    .fold(0.0f64, |m, d| m.max(d.abs()));
-                assert!(worst < 1e-8, "n {n} p {p} k {components}: {worst:e}");
+                for (features, gram) in features.iter().zip(&gram) {
+                    assert_eq!(features.components, gram.components);
+                    assert_eq!(features.components, Some(components.min(rank)));
+                    let worst = (&features.predictions - &gram.predictions)
+                        .iter()
+                        .fold(0.0f64, |m, d| m.max(d.abs()));
+                    assert!(
+                        worst < 1e-8,
+                        "n {n} p {p} rank {rank} k {components}: {worst:e}"
+                    );
+                }
             }
         }
     }

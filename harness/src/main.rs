@@ -3,6 +3,7 @@
 
 mod ceilings;
 mod commands;
+mod geometry;
 mod npy_input;
 mod run_config;
 mod run_manifest;
@@ -28,7 +29,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Score the similarity of two (stimuli x features) representations stored as .npy files.
+    /// Score the similarity of two (stimuli x features) representations stored as .npy files,
+    /// or the geometry of one (manifold capacity, dimensionality).
     Similarity(Box<commands::similarity::SimilarityArgs>),
     /// List the datasets of the catalog: size, license, and whether a local copy exists.
     Datasets(commands::data::DatasetsArgs),

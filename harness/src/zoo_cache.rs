@@ -73,7 +73,7 @@ pub fn trained(
     if !checkpoint.is_file() {
         let (train_set, test_set) = data()?;
         bar.set_message(format!("training {name}"));
-        let trained = model_zoo::train(config, &train_set, &test_set, |_| bar.tick())
+        let trained = model_zoo::train(config, &train_set, &test_set, |_, _| bar.tick())
             .with_context(|| format!("training {name}"))?;
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         model_zoo::checkpoint::save(&checkpoint, &trained.net, config)?;

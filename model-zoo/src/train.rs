@@ -167,12 +167,13 @@ pub struct Trained {
 }
 
 /// Trains a network on `train`, evaluating on `test` after every epoch; `on_epoch` sees each record
-/// as it is made (for progress display).
+/// and the network as they are after that epoch (for progress display, or measurements over
+/// training).
 pub fn train(
     config: &TrainConfig,
     train: &LabelledData,
     test: &LabelledData,
-    mut on_epoch: impl FnMut(&EpochRecord),
+    mut on_epoch: impl FnMut(&EpochRecord, &Network),
 ) -> Result<Trained> {
     if config.batch_size == 0 || config.epochs == 0 {
         return Err(ZooError::Config(
@@ -241,7 +242,7 @@ pub fn train(
                 .map(|s| (s / alignment_count.max(1) as f64) as f32)
                 .collect(),
         };
-        on_epoch(&record);
+        on_epoch(&record, &net);
         history.push(record);
     }
     Ok(Trained { net, history })

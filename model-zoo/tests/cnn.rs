@@ -121,7 +121,13 @@ fn feedback_rules_learn_on_the_cnn() {
         RuleConfig::Dfa,
         RuleConfig::SignSymmetry,
     ] {
-        let trained = train(&quick_cnn(rule.clone(), 100), &train_set, &test_set, |_| {}).unwrap();
+        let trained = train(
+            &quick_cnn(rule.clone(), 100),
+            &train_set,
+            &test_set,
+            |_, _| {},
+        )
+        .unwrap();
         let record = &trained.history[0];
         assert!(record.test_accuracy > 0.65, "{rule:?}: {record:?}");
         // The output layer gets the true error, the dense layer below it aligns within a few

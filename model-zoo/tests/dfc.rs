@@ -25,7 +25,7 @@ fn dfc_learns_with_updates_aligned_to_the_gradient() {
         &quick(DfcOptions::default(), 200),
         &train_set,
         &test_set,
-        |_| {},
+        |_, _| {},
     )
     .unwrap();
     let record = &trained.history[0];
@@ -37,7 +37,7 @@ fn dfc_learns_with_updates_aligned_to_the_gradient() {
 fn learned_feedback_weights_align_updates_better_than_fixed_random_ones() {
     let (train_set, test_set) = fashion_mnist(10_000, 500);
     let mean_hidden_alignment = |options| {
-        let trained = train(&quick(options, 100), &train_set, &test_set, |_| {}).unwrap();
+        let trained = train(&quick(options, 100), &train_set, &test_set, |_, _| {}).unwrap();
         let a = &trained.history[0].alignment;
         a[..3].iter().sum::<f32>() / 3.0
     };
@@ -96,7 +96,7 @@ fn invalid_dfc_options_are_refused() {
         ),
         &train_set,
         &test_set,
-        |_| {},
+        |_, _| {},
     )
     .unwrap_err()
     .to_string();

@@ -53,15 +53,15 @@ fn same_seed_gives_bit_identical_weights() {
         max_steps_per_epoch: Some(20),
         ..quick(RuleConfig::Fa, 9)
     };
-    let a = train(&config, &train_set, &test_set, |_| {}).unwrap();
-    let b = train(&config, &train_set, &test_set, |_| {}).unwrap();
+    let a = train(&config, &train_set, &test_set, |_, _| {}).unwrap();
+    let b = train(&config, &train_set, &test_set, |_, _| {}).unwrap();
     assert_eq!(a.net, b.net);
     assert_eq!(a.history, b.history);
     let c = train(
         &TrainConfig { seed: 10, ..config },
         &train_set,
         &test_set,
-        |_| {},
+        |_, _| {},
     )
     .unwrap();
     assert_ne!(a.net, c.net);
@@ -76,7 +76,7 @@ fn every_rule_learns_fashion_mnist_well_above_chance() {
         RuleConfig::Dfa,
         RuleConfig::SignSymmetry,
     ] {
-        let trained = train(&quick(rule.clone(), 1), &train_set, &test_set, |_| {}).unwrap();
+        let trained = train(&quick(rule.clone(), 1), &train_set, &test_set, |_, _| {}).unwrap();
         let (first, last) = (&trained.history[0], trained.history.last().unwrap());
         assert!(
             last.test_accuracy > 0.72,
@@ -120,7 +120,7 @@ fn nmnc_estimates_point_closer_to_the_gradient_than_nc_at_equal_perturbations() 
         },
         &train_set,
         &test_set,
-        |_| {},
+        |_, _| {},
     )
     .unwrap()
     .net;
@@ -177,7 +177,7 @@ fn perturbation_rules_learn_well_above_chance() {
             epochs: 1,
             ..quick(rule.clone(), 2)
         };
-        let trained = train(&config, &train_set, &test_set, |_| {}).unwrap();
+        let trained = train(&config, &train_set, &test_set, |_, _| {}).unwrap();
         let accuracy = trained.history[0].test_accuracy;
         assert!(accuracy > 0.6, "{rule:?}: {accuracy}");
     }

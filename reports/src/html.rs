@@ -5,6 +5,9 @@ use std::path::Path;
 
 use crate::atomic::write_atomically;
 use crate::error::Result;
+use crate::geometry::{
+    GeometryMeasure, GeometryRow, JacobianRow, geometry_by_layer, jacobian_alignment_curves,
+};
 use crate::leaderboard::Leaderboard;
 use crate::plots::{RdmPanel, layer_curves, rdm_heatmap, scores_by_rule_and_region};
 use crate::rows::ScoreRow;
@@ -18,6 +21,10 @@ pub struct ReportInputs {
     pub rows: Vec<ScoreRow>,
     /// Model and brain RDMs to show, in pairs or alone.
     pub rdms: Vec<RdmPanel>,
+    /// Capacity and dimensionality per layer (empty: no geometry section).
+    pub geometry: Vec<GeometryRow>,
+    /// Jacobian–manifold alignment per layer and k.
+    pub jacobian: Vec<JacobianRow>,
     /// The run manifest (YAML), shown verbatim.
     pub manifest: String,
 }
@@ -27,15 +34,15 @@ pub fn render(inputs: &ReportInputs) -> Result<String> {
     let board = Leaderboard::from_rows(&inputs.rows);
     let mut body = String::new();
     body.push_str(&format!("<h1>{}</h1>\n", escape(&inputs.title)));
-    body.push_str("<h2>Leaderboard</h2>\n");
+    body.push_str("<h2 id=\"leaderboard\">Leaderboard</h2>\n");
     body.push_str(&leaderboard_html(&board));
-    body.push_str("<h2>Scores by learning rule and region</h2>\n<figure>");
+    body.push_str("<h2 id=\"rules\">Scores by learning rule and region</h2>\n<figure>");
     body.push_str(&scores_by_rule_and_region(&inputs.rows)?);
     body.push_str(
         "<figcaption>Mean over each rule's models of the chosen layer's score, normalised by the \
          ceiling where the benchmark has one, raw otherwise.</figcaption></figure>\n",
     );
-    body.push_str("<h2>Scores by layer</h2>\n<div class=\"grid\">");
+    body.push_str("<h2 id=\"layers\">Scores by layer</h2>\n<div class=\"grid\">");
     let mut benchmarks: Vec<&str> = inputs.rows.iter().map(|r| r.benchmark.as_str()).collect();
     benchmarks.dedup();
     benchmarks.sort_unstable();
@@ -47,7 +54,9 @@ pub fn render(inputs: &ReportInputs) -> Result<String> {
     }
     body.push_str("</div>\n");
     if !inputs.rdms.is_empty() {
-        body.push_str("<h2>Representational dissimilarity matrices</h2>\n<div class=\"grid\">");
+        body.push_str(
+            "<h2 id=\"rdms\">Representational dissimilarity matrices</h2>\n<div class=\"grid\">",
+        );
         for panel in &inputs.rdms {
             body.push_str("<figure>");
             body.push_str(&rdm_heatmap(panel)?);
@@ -58,15 +67,63 @@ pub fn render(inputs: &ReportInputs) -> Result<String> {
              yellow: dissimilar), in the stimuli's order.</p>\n",
         );
     }
-    body.push_str("<h2>All layers</h2>\n");
+    body.push_str(&geometry_html(&inputs.geometry, &inputs.jacobian)?);
+    body.push_str("<h2 id=\"all-layers\">All layers</h2>\n");
     body.push_str(&rows_html(&inputs.rows));
-    body.push_str("<h2>Run manifest</h2>\n<pre>");
+    body.push_str("<h2 id=\"manifest\">Run manifest</h2>\n<pre>");
     body.push_str(&escape(&inputs.manifest));
     body.push_str("</pre>\n");
     Ok(format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
         escape(&inputs.title)
     ))
+}
+
+/// The population-geometry section: capacity and dimension by layer per stimulus set and
+/// architecture, and Jacobian alignment curves per architecture and layer.
+fn geometry_html(geometry: &[GeometryRow], jacobian: &[JacobianRow]) -> Result<String> {
+    let mut html = String::new();
+    if geometry.is_empty() && jacobian.is_empty() {
+        return Ok(html);
+    }
+    html.push_str("<h2 id=\"geometry\">Population geometry</h2>\n<div class=\"grid\">");
+    let mut panels: Vec<(&str, &str)> = geometry
+        .iter()
+        .map(|r| (r.stimuli.as_str(), r.architecture.as_str()))
+        .collect();
+    panels.sort_unstable();
+    panels.dedup();
+    for (stimuli, architecture) in panels {
+        for measure in [GeometryMeasure::Capacity, GeometryMeasure::Dimension] {
+            html.push_str("<figure>");
+            html.push_str(&geometry_by_layer(
+                geometry,
+                stimuli,
+                architecture,
+                measure,
+            )?);
+            html.push_str("</figure>");
+        }
+    }
+    let mut layers: Vec<(&str, usize, &str)> = jacobian
+        .iter()
+        .map(|r| (r.architecture.as_str(), r.layer_index, r.layer.as_str()))
+        .collect();
+    layers.sort_unstable();
+    layers.dedup();
+    for (architecture, _, layer) in layers {
+        html.push_str("<figure>");
+        html.push_str(&jacobian_alignment_curves(jacobian, architecture, layer)?);
+        html.push_str("</figure>");
+    }
+    html.push_str(
+        "</div>\n<p class=\"note\">Manifold capacity and anchor dimension (mean-field theory, \
+         κ = 0) of each layer's class manifolds; Jacobian alignment is the share of \
+         |∂logits/∂activity|² within the top-k principal components of the layer's activity, \
+         against k / units for a random subspace (dashed). Tables: geometry.csv, \
+         jacobian_alignment.csv.</p>\n",
+    );
+    Ok(html)
 }
 
 /// Renders and writes the report atomically.

@@ -6,10 +6,12 @@
 //! | Parquet / CSV / JSON tables (polars) | [`table`] |
 //! | leaderboards and the CI comparison | [`leaderboard`] |
 //! | figures (plotters, SVG) | [`plots`] |
+//! | population-geometry tables and figures | [`geometry`] |
 //! | the self-contained HTML report | [`html`] |
 
 mod atomic;
 mod error;
+pub mod geometry;
 pub mod html;
 pub mod leaderboard;
 pub mod plots;
@@ -18,6 +20,7 @@ pub mod table;
 
 pub use atomic::write_atomically;
 pub use error::{ReportError, Result};
+pub use geometry::{GeometryRow, JacobianRow, write_geometry};
 pub use html::{ReportInputs, render, write_report};
 pub use leaderboard::{Difference, Leaderboard, Status, compare, difference_table};
 pub use plots::RdmPanel;

@@ -16,7 +16,7 @@ pub struct RdmPanel {
     pub condensed: Vec<f64>,
 }
 
-const PALETTE: [RGBColor; 8] = [
+pub(crate) const PALETTE: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -27,7 +27,7 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
-fn plot_error(plot: &str) -> impl Fn(String) -> ReportError + '_ {
+pub(crate) fn plot_error(plot: &str) -> impl Fn(String) -> ReportError + '_ {
     move |message| ReportError::Plot {
         plot: plot.to_string(),
         message,
@@ -192,7 +192,11 @@ pub fn layer_curves(rows: &[ScoreRow], benchmark: &str) -> Result<String> {
     Ok(svg)
 }
 
-/// An RDM as a heatmap, dissimilarities rank-scaled to [0, 1] (as RSA compares ranks).
+/// Largest number of cells a side of an RDM heatmap.
+const MAX_CELLS: usize = 96;
+
+/// An RDM as a heatmap, dissimilarities rank-scaled to [0, 1] (as RSA compares ranks), in
+/// blocks of stimuli when there are more than [`MAX_CELLS`].
 pub fn rdm_heatmap(panel: &RdmPanel) -> Result<String> {
     let n = panel.n;
     if panel.condensed.len() != n * n.saturating_sub(1) / 2 {
@@ -209,22 +213,40 @@ pub fn rdm_heatmap(panel: &RdmPanel) -> Result<String> {
         let (i, j) = if i < j { (i, j) } else { (j, i) };
         ranks[i * n - i * (i + 1) / 2 + (j - i - 1)]
     };
+    // Large RDMs are shown as the mean rank over blocks of stimuli, at most MAX_CELLS a side,
+    // which keeps the report small (a 640-stimulus RDM would be 409,600 SVG rectangles).
+    let cells = n.min(MAX_CELLS);
+    let mut sums = vec![0.0f64; cells * cells];
+    let mut counts = vec![0usize; cells * cells];
+    for i in 0..n {
+        for j in 0..n {
+            let cell = (i * cells / n) * cells + j * cells / n;
+            sums[cell] += at(i, j);
+            counts[cell] += 1;
+        }
+    }
+    let title = if cells < n {
+        format!("{} ({cells}×{cells} blocks)", short_title(&panel.title, 28))
+    } else {
+        short_title(&panel.title, 40)
+    };
     let err = plot_error(&panel.title);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (280, 300)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(short_title(&panel.title, 40), ("sans-serif", 12))
+            .caption(title, ("sans-serif", 12))
             .margin(8)
-            .build_cartesian_2d(0..n, n..0)
+            .build_cartesian_2d(0..cells, cells..0)
             .map_err(|e| err(e.to_string()))?;
         chart
             .draw_series(
-                (0..n)
-                    .flat_map(|i| (0..n).map(move |j| (i, j)))
+                (0..cells)
+                    .flat_map(|i| (0..cells).map(move |j| (i, j)))
                     .map(|(i, j)| {
-                        let v = at(i, j);
+                        let cell = i * cells + j;
+                        let v = sums[cell] / counts[cell].max(1) as f64;
                         let color = ViridisRGB::get_color(v);
                         Rectangle::new([(j, i), (j + 1, i + 1)], color.filled())
                     }),
@@ -270,7 +292,7 @@ fn rank_scale(values: &[f64]) -> Vec<f64> {
 }
 
 /// Distinct values in order of first appearance.
-fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+pub(crate) fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     let mut seen: Vec<&str> = vec![];
     for v in values {
         if !seen.contains(&v) {
@@ -282,7 +304,28 @@ fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 
 #[cfg(test)]
 mod tests {
-    use super::rank_scale;
+    use super::{MAX_CELLS, RdmPanel, rank_scale, rdm_heatmap};
+
+    #[test]
+    fn large_rdms_are_drawn_in_blocks() {
+        let panel = |n: usize| RdmPanel {
+            title: "model".into(),
+            n,
+            condensed: (0..n * (n - 1) / 2).map(|k| k as f64).collect(),
+        };
+        let small = rdm_heatmap(&panel(10)).unwrap();
+        assert_eq!(small.matches("<rect").count() - 1, 100); // one rect is the background
+        let large = rdm_heatmap(&panel(300)).unwrap();
+        assert_eq!(large.matches("<rect").count() - 1, MAX_CELLS * MAX_CELLS);
+        assert!(large.contains("96×96 blocks"));
+        assert!(
+            rdm_heatmap(&RdmPanel {
+                condensed: vec![1.0],
+                ..panel(10)
+            })
+            .is_err()
+        );
+    }
 
     #[test]
     fn ranks_are_scaled_and_ties_share_them() {

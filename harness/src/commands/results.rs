@@ -111,10 +111,23 @@ fn check_shards_cover_the_run(manifests: &[RunManifest]) -> Result<()> {
     Ok(())
 }
 
+/// Rows of an optional JSON table beside a shard's results (absent: none).
+fn read_optional<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<Vec<T>> {
+    if !path.exists() {
+        return Ok(vec![]);
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a cortexbench table", path.display()))
+}
+
 /// Combines shard outputs into one set of results, leaderboard and report.
 pub fn merge(args: &MergeArgs) -> Result<()> {
     let mut rows: Vec<ScoreRow> = vec![];
     let mut rdms = RdmFigures::default();
+    let mut geometry: Vec<reports::GeometryRow> = vec![];
+    let mut jacobian: Vec<reports::JacobianRow> = vec![];
     let mut manifests: Vec<RunManifest> = vec![];
     for dir in &args.shards {
         let part = reports::read_results(&dir.join("results.json"))?;
@@ -151,6 +164,17 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
                 rdms.panels.push(panel);
             }
         }
+        for row in read_optional::<reports::GeometryRow>(&dir.join("geometry.json"))? {
+            // Benchmarks on the same stimuli measure the same geometry; keep one.
+            if !geometry.iter().any(|g: &reports::GeometryRow| {
+                (&g.model, &g.layer, &g.stimuli) == (&row.model, &row.layer, &row.stimuli)
+            }) {
+                geometry.push(row);
+            }
+        }
+        jacobian.extend(read_optional::<reports::JacobianRow>(
+            &dir.join("jacobian_alignment.json"),
+        )?);
         manifests.push(RunManifest::load(&dir.join("manifest.yaml"))?);
     }
     let Some(first) = manifests.first() else {
@@ -207,6 +231,8 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
         rows,
         rdms,
         manifest,
+        geometry,
+        jacobian,
     };
     write_outputs(&args.out, &outputs)?;
     eprintln!(

@@ -136,6 +136,10 @@ pub struct RunOutputs {
     pub rdms: RdmFigures,
     /// The manifest.
     pub manifest: RunManifest,
+    /// Capacity and dimensionality per model, layer and labelled stimulus set.
+    pub geometry: Vec<reports::GeometryRow>,
+    /// Jacobian–manifold alignment per zoo model, layer and k.
+    pub jacobian: Vec<reports::JacobianRow>,
 }
 
 /// Resolves the run, scores it, writes the outputs and prints the summary.
@@ -239,6 +243,8 @@ struct Candidate {
     layers: Vec<String>,
     /// Zoo networks read [0, 1] gray pixels; others get the benchmark's preprocessing.
     zoo: bool,
+    /// The zoo network itself (for its Jacobian).
+    network: Option<model_zoo::Network>,
     preprocessing: Option<Preprocessing>,
     record: ModelRecord,
 }
@@ -303,8 +309,13 @@ pub fn execute(
     let mut benchmark_records = vec![];
     let mut onnx_runtime = None;
     let mut extracted = ExtractionCache::default();
+    let mut geometry = vec![];
+    let mut geometry_done: Vec<(usize, String)> = vec![];
     for (b, benchmark) in benchmarks.iter().enumerate() {
         let Some(data) = &loaded[b] else { continue };
+        let benchmark_started = std::time::Instant::now();
+        let mut extraction_seconds = 0.0;
+        let mut layers_scored = 0;
         let labels = data.stimuli.category_codes();
         let split = SelectionSplit::new(data.stimuli.len(), labels.as_deref(), config.seed);
         let report_target = subset_target(&data.target, &split.report);
@@ -349,11 +360,38 @@ pub fn execute(
             let (activations, projections) = match extracted.get(m, data, &preprocessing) {
                 Some(found) => found,
                 None => {
-                    let fresh = extract(candidate, data, &preprocessing, config, &benchmark.id)?;
+                    let extraction_started = std::time::Instant::now();
+                    let inputs = extracted.inputs(data, &preprocessing)?;
+                    let fresh = extract(
+                        candidate,
+                        data,
+                        inputs.as_deref(),
+                        &preprocessing,
+                        config,
+                        &benchmark.id,
+                    )?;
+                    extraction_seconds += extraction_started.elapsed().as_secs_f64();
                     extracted.keep(m, data, &preprocessing, fresh.clone());
                     fresh
                 }
             };
+            if let Some(labels) = &labels
+                && !geometry_done.contains(&(m, data.stimuli.name.clone()))
+            {
+                let subject = crate::geometry::Subject {
+                    model: &candidate.name,
+                    rule: &candidate.rule,
+                    architecture: &candidate.architecture,
+                };
+                geometry.extend(crate::geometry::layer_geometry(
+                    &subject,
+                    activations.iter(),
+                    labels,
+                    &format!("{} (categories)", data.stimuli.name),
+                    config.seed,
+                )?);
+                geometry_done.push((m, data.stimuli.name.clone()));
+            }
             if candidate.record.projections.is_empty() {
                 candidate.record.projections = projections
                     .into_iter()
@@ -437,10 +475,25 @@ pub fn execute(
                     });
                 }
             }
+            layers_scored += layer_rows.len();
             rows.extend(layer_rows);
         }
+        eprintln!(
+            "scored {}: {layers_scored} layers in {:.0} s ({:.0} s extracting features)",
+            benchmark.id,
+            benchmark_started.elapsed().as_secs_f64(),
+            extraction_seconds
+        );
         benchmark_records.push(record);
     }
+    let jacobian = zoo_geometry(
+        &mut candidates,
+        &pairs,
+        config,
+        store,
+        &mut fashion,
+        &mut geometry,
+    )?;
     let datasets: Vec<&str> = benchmarks
         .iter()
         .enumerate()
@@ -464,7 +517,65 @@ pub fn execute(
         rows,
         rdms,
         manifest,
+        geometry,
+        jacobian,
     })
+}
+
+/// Geometry of each zoo network on a balanced Fashion-MNIST probe (its training task's
+/// classes) and the Jacobian alignment of its layers; computed by the shard that holds the
+/// model's first benchmark, so that shards do not repeat it.
+fn zoo_geometry(
+    candidates: &mut [Option<Candidate>],
+    pairs: &[(usize, usize)],
+    config: &RunConfig,
+    store: &DataStore,
+    fashion: &mut Option<(model_zoo::LabelledData, model_zoo::LabelledData)>,
+    geometry: &mut Vec<reports::GeometryRow>,
+) -> Result<Vec<reports::JacobianRow>> {
+    let started = Instant::now();
+    let mut jacobian = vec![];
+    let mut measured = 0;
+    for (m, candidate) in candidates.iter().enumerate() {
+        let Some(candidate) = candidate else { continue };
+        let Some(net) = &candidate.network else {
+            continue;
+        };
+        if !pairs.contains(&(m, 0)) {
+            continue;
+        }
+        if fashion.is_none() {
+            *fashion = Some(super::train::fashion_mnist_sets(store)?);
+        }
+        let (_, test) = fashion.as_ref().expect("just loaded");
+        let (probe, labels) = crate::geometry::fashion_probe(test);
+        let subject = crate::geometry::Subject {
+            model: &candidate.name,
+            rule: &candidate.rule,
+            architecture: &candidate.architecture,
+        };
+        let forward = net.forward(probe.view())?;
+        let names = net.layer_names();
+        geometry.extend(crate::geometry::layer_geometry(
+            &subject,
+            names.iter().copied().zip(forward.post.iter()),
+            &labels,
+            &format!(
+                "fashion-mnist test ({} per class)",
+                crate::geometry::PROBE_PER_CLASS
+            ),
+            config.seed,
+        )?);
+        jacobian.extend(crate::geometry::jacobian_rows(&subject, net, &probe)?);
+        measured += 1;
+    }
+    if measured > 0 {
+        eprintln!(
+            "geometry: {measured} zoo models on Fashion-MNIST in {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(jacobian)
 }
 
 /// The brain RDM of a target: the mean of its RDMs, or the RDM of the mean responses.
@@ -487,9 +598,14 @@ fn brain_rdm(target: &brain_data::TargetData, method: evaluators::RdmMethod) -> 
     }
 }
 
-/// Streams a benchmark's stimuli through a model and returns the layers' activations.
+/// Model inputs larger than this are preprocessed batch by batch for each model instead of
+/// once for all models that share the preprocessing.
+const INPUT_CACHE_BYTES: usize = 1 << 30;
+
 /// Activations on the last stimulus set, reused while the following benchmarks show the same
-/// stimuli with the same preprocessing (the V4 benchmarks share one session's images).
+/// stimuli with the same preprocessing (the V4 benchmarks share one session's images), and
+/// the preprocessed stimuli themselves, shared by the models that preprocess alike (every
+/// zoo network).
 #[derive(Default)]
 struct ExtractionCache {
     /// The stimulus set's name and ids.
@@ -499,6 +615,7 @@ struct ExtractionCache {
         Preprocessing,
         (model_zoo::Activations, Vec<LayerRecord>),
     )>,
+    inputs: Vec<(Preprocessing, std::sync::Arc<ndarray::Array4<f32>>)>,
 }
 
 impl ExtractionCache {
@@ -528,17 +645,53 @@ impl ExtractionCache {
         preprocessing: &Preprocessing,
         extracted: (model_zoo::Activations, Vec<LayerRecord>),
     ) {
+        self.switch_to(data);
+        self.entries.push((model, preprocessing.clone(), extracted));
+    }
+
+    fn switch_to(&mut self, data: &BenchmarkData) {
         if !self.holds(data) {
             self.stimuli = (data.stimuli.name.clone(), data.stimuli.ids.clone());
             self.entries.clear();
+            self.inputs.clear();
         }
-        self.entries.push((model, preprocessing.clone(), extracted));
+    }
+
+    /// The preprocessed stimuli, computed on first use when they fit the cache's budget.
+    fn inputs(
+        &mut self,
+        data: &BenchmarkData,
+        preprocessing: &Preprocessing,
+    ) -> Result<Option<std::sync::Arc<ndarray::Array4<f32>>>> {
+        self.switch_to(data);
+        if let Some((_, found)) = self.inputs.iter().find(|(p, _)| p == preprocessing) {
+            return Ok(Some(found.clone()));
+        }
+        let channels = match preprocessing.channels {
+            brain_data::Channels::Rgb => 3,
+            brain_data::Channels::Gray => 1,
+        };
+        let side = preprocessing.size as usize;
+        let bytes = data.stimuli.len() * channels * side * side * std::mem::size_of::<f32>();
+        if bytes > INPUT_CACHE_BYTES {
+            return Ok(None);
+        }
+        let tensor = std::sync::Arc::new(
+            preprocessing
+                .apply_all(&data.stimuli)
+                .with_context(|| format!("preprocessing {}", data.stimuli.name))?,
+        );
+        self.inputs.push((preprocessing.clone(), tensor.clone()));
+        Ok(Some(tensor))
     }
 }
 
+/// Streams a benchmark's stimuli (`inputs` when already preprocessed) through a model and
+/// returns the layers' activations.
 fn extract(
     candidate: &mut Candidate,
     data: &BenchmarkData,
+    inputs: Option<&ndarray::Array4<f32>>,
     preprocessing: &Preprocessing,
     config: &RunConfig,
     benchmark: &str,
@@ -556,6 +709,9 @@ fn extract(
     let images = &data.stimuli.images;
     let load = |range: std::ops::Range<usize>| {
         progress.set_position(range.end as u64);
+        if let Some(inputs) = inputs {
+            return Ok(inputs.slice(ndarray::s![range, .., .., ..]).to_owned());
+        }
         let planes = images[range]
             .iter()
             .map(|im| preprocessing.apply(im))
@@ -587,6 +743,7 @@ fn open_candidate(
             let how = if z.trained_now { "trained" } else { "using" };
             progress.suspend(|| eprintln!("model: {how} {} ({})", z.name, path.display()));
         }
+        let network = z.net.clone();
         let mut model = ZooModel::new(z.net)?;
         let layers: Vec<String> = model.layers()?.into_iter().map(|l| l.name).collect();
         Ok(Candidate {
@@ -609,6 +766,7 @@ fn open_candidate(
             model: Box::new(model),
             layers,
             zoo: true,
+            network: Some(network),
             preprocessing: None,
         })
     };
@@ -690,6 +848,7 @@ fn open_candidate(
                 model: Box::new(model),
                 layers,
                 zoo: false,
+                network: None,
                 preprocessing: preprocessing.clone(),
             })
         }
@@ -779,6 +938,7 @@ pub fn write_outputs(out: &Path, outputs: &RunOutputs) -> Result<()> {
         &out.join("rdms.json"),
         serde_json::to_string(&outputs.rdms)?.as_bytes(),
     )?;
+    reports::write_geometry(out, &outputs.geometry, &outputs.jacobian)?;
     let manifest = serde_norway::to_string(&outputs.manifest)?;
     reports::write_atomically(&out.join("manifest.yaml"), manifest.as_bytes())?;
     let title = match outputs.manifest.shard {
@@ -791,6 +951,8 @@ pub fn write_outputs(out: &Path, outputs: &RunOutputs) -> Result<()> {
             title,
             rows: outputs.rows.clone(),
             rdms: outputs.rdms.report_panels(),
+            geometry: outputs.geometry.clone(),
+            jacobian: outputs.jacobian.clone(),
             manifest,
         },
     )?;

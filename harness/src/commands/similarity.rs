@@ -1,4 +1,5 @@
-//! `harness similarity`: score two `(stimuli, features)` representations with one metric.
+//! `harness similarity`: score two `(stimuli, features)` representations with one metric, or
+//! measure the geometry of one (manifold capacity, dimensionality).
 
 use std::path::{Path, PathBuf};
 
@@ -17,7 +18,7 @@ use serde_json::{Value, json};
 use crate::npy_input;
 
 /// The metric to score with.
-#[derive(Clone, Copy, Debug, ValueEnum, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
     /// Representational similarity analysis: RDM of x vs RDM of y.
@@ -28,6 +29,17 @@ pub enum Metric {
     Pls,
     /// Cross-validated ridge regression from x to y, Pearson r per column of y.
     Ridge,
+    /// Mean-field manifold capacity of x's classes (--labels; no y): capacity, radius,
+    /// dimension, centre correlation.
+    Capacity,
+    /// Effective dimensionality of x (no y): participation ratio (the score), dimension at
+    /// 90 % variance, two-NN intrinsic dimension.
+    Dimensionality,
+    /// Principal angles between the top-k principal subspaces of x and y (same features).
+    Angles,
+    /// Alignment of x's class manifolds with y's (model vs brain, --labels) in the space of
+    /// each class's stimuli.
+    ManifoldAlignment,
 }
 
 impl Metric {
@@ -37,7 +49,16 @@ impl Metric {
             Metric::Cka => "cka",
             Metric::Pls => "pls",
             Metric::Ridge => "ridge",
+            Metric::Capacity => "capacity",
+            Metric::Dimensionality => "dimensionality",
+            Metric::Angles => "angles",
+            Metric::ManifoldAlignment => "manifold_alignment",
         }
+    }
+
+    /// Whether the metric describes x alone.
+    fn single_representation(self) -> bool {
+        matches!(self, Metric::Capacity | Metric::Dimensionality)
     }
 }
 
@@ -59,10 +80,12 @@ pub struct SimilarityArgs {
     /// Model representation: .npy, float32/float64, (stimuli, features).
     #[arg(long)]
     x: PathBuf,
-    /// Second representation or neural responses: .npy, (stimuli, features or neuroids).
+    /// Second representation or neural responses: .npy, (stimuli, features or neuroids); not
+    /// for capacity or dimensionality.
     #[arg(long)]
-    y: PathBuf,
-    /// Integer label per stimulus (.npy): PLS/ridge splits are stratified by it.
+    y: Option<PathBuf>,
+    /// Integer label per stimulus (.npy): PLS/ridge splits are stratified by it; capacity and
+    /// manifold alignment group stimuli into manifolds by it.
     #[arg(long)]
     labels: Option<PathBuf>,
     /// Output format.
@@ -128,6 +151,16 @@ pub struct SimilarityArgs {
     /// repetitions) for a split-half ceiling and a ceiling-normalised score.
     #[arg(long)]
     repetitions: Option<PathBuf>,
+    /// Capacity: margin κ.
+    #[arg(long, default_value_t = 0.0)]
+    kappa: f64,
+    /// Capacity: Gaussian samples per manifold.
+    #[arg(long, default_value_t = 200)]
+    n_t: usize,
+    /// Angles / manifold alignment: dimension of the compared subspaces.
+    #[arg(long, default_value_t = 5)]
+    k: usize,
+
     /// Ceiling normalisation: raw/ceiling, (raw/ceiling)^2 or raw^2/ceiling.
     #[arg(long, default_value = "raw/ceiling", value_parser = serde_name::<CeilingNormalization>)]
     normalization: CeilingNormalization,
@@ -146,7 +179,8 @@ fn serde_name<T: DeserializeOwned>(s: &str) -> Result<T, String> {
 struct SimilarityReport {
     metric: Metric,
     x: String,
-    y: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    y: Option<String>,
     n_stimuli: usize,
     options: Value,
     score: f64,
@@ -174,13 +208,14 @@ struct CeilingReport {
 
 /// Runs the command and prints the report.
 pub fn run(args: &SimilarityArgs) -> Result<()> {
-    let report = score(args).with_context(|| {
-        format!(
+    let report = score(args).with_context(|| match &args.y {
+        Some(y) => format!(
             "scoring {} (x) against {} (y) with {}",
             args.x.display(),
-            args.y.display(),
+            y.display(),
             args.metric.name()
-        )
+        ),
+        None => format!("measuring {} of {}", args.metric.name(), args.x.display()),
     })?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -191,20 +226,32 @@ pub fn run(args: &SimilarityArgs) -> Result<()> {
 
 fn score(args: &SimilarityArgs) -> Result<SimilarityReport> {
     let x: Array2<f64> = npy_input::read_float::<Ix2>(&args.x, "x", false)?;
-    let y: Array2<f64> = npy_input::read_float::<Ix2>(&args.y, "y", false)?;
+    if args.metric.single_representation() {
+        if args.y.is_some() {
+            bail!("{} describes x alone: drop --y", args.metric.name());
+        }
+        return geometry(args, x);
+    }
+    let Some(y_path) = &args.y else {
+        bail!(
+            "{} compares two representations: give --y",
+            args.metric.name()
+        );
+    };
+    let y: Array2<f64> = npy_input::read_float::<Ix2>(y_path, "y", false)?;
     if x.nrows() != y.nrows() {
         bail!(
             "{} has {} stimuli (rows) but {} has {}; both must list the same stimuli in the same order",
             args.x.display(),
             x.nrows(),
-            args.y.display(),
+            y_path.display(),
             y.nrows()
         );
     }
     let mut report = SimilarityReport {
         metric: args.metric,
         x: args.x.display().to_string(),
-        y: args.y.display().to_string(),
+        y: Some(y_path.display().to_string()),
         n_stimuli: x.nrows(),
         options: Value::Null,
         score: f64::NAN,
@@ -249,6 +296,69 @@ fn score(args: &SimilarityArgs) -> Result<SimilarityReport> {
             }
         }
         Metric::Pls | Metric::Ridge => score_predictivity(args, &x, &y, &mut report)?,
+        Metric::Angles => {
+            let angles = evaluators::principal_angles(x.view(), y.view(), args.k)?;
+            report.score = angles.mean_cos2;
+            report.options = json!({ "k": args.k });
+            report.details = Some(serde_json::to_value(angles)?);
+        }
+        Metric::ManifoldAlignment => {
+            let labels = required_labels(args)?;
+            let alignment =
+                evaluators::class_manifold_alignment(x.view(), y.view(), &labels, args.k)?;
+            report.score = alignment.mean_cos2;
+            report.options = json!({ "k": args.k });
+            report.details = Some(serde_json::to_value(alignment)?);
+        }
+        Metric::Capacity | Metric::Dimensionality => unreachable!("single-representation"),
+    }
+    Ok(report)
+}
+
+fn required_labels(args: &SimilarityArgs) -> Result<Vec<i64>> {
+    match &args.labels {
+        Some(path) => npy_input::read_labels(path),
+        None => bail!(
+            "{} needs --labels (one class per stimulus)",
+            args.metric.name()
+        ),
+    }
+}
+
+/// Capacity or dimensionality of x alone.
+fn geometry(args: &SimilarityArgs, x: Array2<f64>) -> Result<SimilarityReport> {
+    let mut report = SimilarityReport {
+        metric: args.metric,
+        x: args.x.display().to_string(),
+        y: None,
+        n_stimuli: x.nrows(),
+        options: Value::Null,
+        score: f64::NAN,
+        sem: None,
+        per_split: None,
+        confidence_interval: None,
+        ceiling: None,
+        details: None,
+    };
+    if args.metric == Metric::Capacity {
+        let labels = required_labels(args)?;
+        let options = evaluators::CapacityOptions {
+            kappa: args.kappa,
+            n_t: args.n_t,
+            seed: args.seed,
+            ..Default::default()
+        };
+        let capacity = evaluators::manifold_capacity(x.view(), &labels, &options)?;
+        report.score = capacity.capacity;
+        report.options = serde_json::to_value(options)?;
+        report.details = Some(serde_json::to_value(capacity)?);
+    } else {
+        report.score = evaluators::participation_ratio(x.view())?;
+        report.details = Some(json!({
+            "participation_ratio": report.score,
+            "dimension_at_90_percent_variance": evaluators::dimension_at_variance(x.view(), 0.9)?,
+            "two_nn_dimension": evaluators::two_nn_dimension(x.view())?,
+        }));
     }
     Ok(report)
 }
@@ -351,7 +461,9 @@ fn ceiling(
 fn print_text(r: &SimilarityReport) {
     println!("metric      {}  {}", r.metric.name(), r.options);
     println!("x           {}", r.x);
-    println!("y           {}", r.y);
+    if let Some(y) = &r.y {
+        println!("y           {y}");
+    }
     println!("stimuli     {}", r.n_stimuli);
     match (r.sem, &r.per_split) {
         (Some(sem), Some(splits)) => {
@@ -373,6 +485,26 @@ fn print_text(r: &SimilarityReport) {
             ci.options.n_resamples,
             ci.options.seed
         );
+    }
+    if let Some(details) = r.details.as_ref().filter(|_| {
+        matches!(
+            r.metric,
+            Metric::Capacity | Metric::Dimensionality | Metric::Angles | Metric::ManifoldAlignment
+        )
+    }) {
+        for key in [
+            "radius",
+            "dimension",
+            "center_correlation",
+            "center_rank",
+            "dimension_at_90_percent_variance",
+            "two_nn_dimension",
+            "random_mean_cos2",
+        ] {
+            if let Some(value) = details.get(key) {
+                println!("{key:<11} {value}");
+            }
+        }
     }
     if let Some(c) = &r.ceiling {
         println!(

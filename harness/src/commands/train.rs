@@ -102,21 +102,50 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             .expect("valid"),
     );
     bar.set_message(name.clone());
-    let trained = model_zoo::train(&config, &train_set, &test_set, |r: &EpochRecord| {
+    // Jacobian–manifold alignment of every hidden layer after each epoch, on a fixed
+    // balanced probe of test images.
+    let (probe, _) = crate::geometry::fashion_probe(&test_set);
+    let mut over_training: Vec<(usize, reports::JacobianRow)> = vec![];
+    let mut alignment_error = None;
+    let trained = model_zoo::train(&config, &train_set, &test_set, |r: &EpochRecord, net| {
         bar.inc(1);
+        let subject = crate::geometry::Subject {
+            model: &name,
+            rule: config.rule.name(),
+            architecture: config.architecture.name(),
+        };
+        let jacobian = match crate::geometry::jacobian_rows(&subject, net, &probe) {
+            Ok(rows) => rows,
+            Err(e) => {
+                alignment_error.get_or_insert(e);
+                vec![]
+            }
+        };
+        let at_ten: Vec<String> = jacobian
+            .iter()
+            .filter(|j| j.k == 10)
+            .map(|j| format!("{} {:.2} (random {:.3})", j.layer, j.captured, j.random))
+            .collect();
+        over_training.extend(jacobian.into_iter().map(|j| (r.epoch, j)));
         // Printed even when the bar is hidden (not a terminal), so logs keep the history.
-        bar.suspend(|| eprintln!(
-            "epoch {:>3}: train loss {:.4} acc {:.4} | test loss {:.4} acc {:.4} | alignment {:?}",
-            r.epoch,
-            r.train_loss,
-            r.train_accuracy,
-            r.test_loss,
-            r.test_accuracy,
-            r.alignment.iter().map(|a| format!("{a:.3}")).collect::<Vec<_>>()
-        ));
+        bar.suspend(|| {
+            eprintln!(
+                "epoch {:>3}: train loss {:.4} acc {:.4} | test loss {:.4} acc {:.4} | alignment {:?} | Jacobian in top-10 PCs: {}",
+                r.epoch,
+                r.train_loss,
+                r.train_accuracy,
+                r.test_loss,
+                r.test_accuracy,
+                r.alignment.iter().map(|a| format!("{a:.3}")).collect::<Vec<_>>(),
+                at_ten.join(", ")
+            )
+        });
     })
     .with_context(|| format!("training {name}"))?;
     bar.finish_and_clear();
+    if let Some(e) = alignment_error {
+        return Err(e.context(format!("Jacobian alignment of {name}")));
+    }
 
     let checkpoint = out.join("model.safetensors");
     let sha256 = model_zoo::checkpoint::save(&checkpoint, &trained.net, &config)?;
@@ -125,6 +154,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         &trained.history,
         &trained.net.layer_names(),
     )?;
+    write_jacobian_history(&out.join("jacobian_alignment.csv"), &over_training)?;
     write_text(&out.join("config.yaml"), &serde_norway::to_string(&config)?)?;
     let onnx = out.join("model.onnx");
     let metadata = [
@@ -283,6 +313,23 @@ fn write_history(path: &Path, history: &[EpochRecord], layers: &[&str]) -> Resul
 }
 
 /// Writes a text file atomically (temporary file, then rename).
+/// Jacobian–manifold alignment per epoch, layer and k, as CSV.
+fn write_jacobian_history(path: &Path, rows: &[(usize, reports::JacobianRow)]) -> Result<()> {
+    let mut writer = csv::Writer::from_writer(vec![]);
+    writer.write_record(["epoch", "layer", "k", "captured", "random"])?;
+    for (epoch, row) in rows {
+        writer.write_record([
+            epoch.to_string(),
+            row.layer.clone(),
+            row.k.to_string(),
+            row.captured.to_string(),
+            row.random.to_string(),
+        ])?;
+    }
+    let bytes = writer.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    reports::write_atomically(path, &bytes).with_context(|| format!("writing {}", path.display()))
+}
+
 fn write_text(path: &Path, text: &str) -> Result<()> {
     let tmp = path.with_extension("tmp");
     if let Some(parent) = path.parent() {

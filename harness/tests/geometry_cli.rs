@@ -1,0 +1,226 @@
+//! Population geometry from the command line: single-representation measures in
+//! `harness similarity`, the geometry tables of `harness score` (capacity grows with training
+//! on real data), and Jacobian alignment over training in `harness train`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ndarray::{Array1, Array2};
+use ndarray_npy::write_npy;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use reports::{GeometryRow, JacobianRow};
+use serde_json::Value;
+
+fn mirror() -> PathBuf {
+    std::env::var_os("CORTEXBENCH_MIRROR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/brain-data")
+        })
+}
+
+fn harness(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(args)
+        .env("CORTEXBENCH_MIRROR", mirror())
+        .output()
+        .expect("harness runs")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "stderr: {}\nstdout: {}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Three well-separated Gaussian classes of 30 points in 40 dimensions.
+fn clusters(dir: &Path) -> (PathBuf, PathBuf) {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let centres = Array2::from_shape_fn((3, 40), |_| 4.0 * rng.random::<f64>());
+    let x = Array2::from_shape_fn((90, 40), |(i, j)| {
+        centres[[i / 30, j]] + rng.random::<f64>() - 0.5
+    });
+    let labels = Array1::from_iter((0..90).map(|i| (i / 30) as i64));
+    let (x_path, labels_path) = (dir.join("x.npy"), dir.join("labels.npy"));
+    write_npy(&x_path, &x).unwrap();
+    write_npy(&labels_path, &labels).unwrap();
+    (x_path, labels_path)
+}
+
+#[test]
+fn similarity_measures_the_geometry_of_one_representation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, labels) = clusters(dir.path());
+    let json = |args: &[&str]| -> Value {
+        let mut all = vec!["similarity"];
+        all.extend(args);
+        all.extend(["--format", "json"]);
+        serde_json::from_str(&ok(&harness(&all))).unwrap()
+    };
+    let capacity = json(&["--metric", "capacity", "--x", s(&x), "--labels", s(&labels)]);
+    let details = &capacity["details"];
+    assert_eq!(details["per_manifold"].as_array().unwrap().len(), 3);
+    assert!(capacity["score"].as_f64().unwrap() > 0.0);
+    assert!(details["radius"].as_f64().unwrap() > 0.0);
+    // Fixed seed: the same numbers again.
+    let again = json(&["--metric", "capacity", "--x", s(&x), "--labels", s(&labels)]);
+    assert_eq!(capacity["score"], again["score"]);
+
+    let dims = json(&["--metric", "dimensionality", "--x", s(&x)]);
+    let pr = dims["score"].as_f64().unwrap();
+    assert!((1.0..=40.0).contains(&pr), "{pr}");
+    let d90 = dims["details"]["dimension_at_90_percent_variance"]
+        .as_u64()
+        .unwrap();
+    assert!((1..=40).contains(&d90));
+    assert!(dims["details"]["two_nn_dimension"].as_f64().unwrap() > 1.0);
+
+    // A representation against itself: identical subspaces, per class and overall.
+    let angles = json(&["--metric", "angles", "--x", s(&x), "--y", s(&x), "--k", "3"]);
+    assert!((angles["score"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+    let aligned = json(&[
+        "--metric",
+        "manifold-alignment",
+        "--x",
+        s(&x),
+        "--y",
+        s(&x),
+        "--labels",
+        s(&labels),
+        "--k",
+        "3",
+    ]);
+    assert!((aligned["score"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+    assert!((aligned["details"]["random_mean_cos2"].as_f64().unwrap() - 3.0 / 29.0).abs() < 1e-12);
+
+    // Misuse is a clear error.
+    let out = harness(&["similarity", "--metric", "capacity", "--x", s(&x)]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--labels"));
+    let out = harness(&[
+        "similarity",
+        "--metric",
+        "capacity",
+        "--x",
+        s(&x),
+        "--y",
+        s(&x),
+        "--labels",
+        s(&labels),
+    ]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("drop --y"));
+    let out = harness(&["similarity", "--metric", "rsa", "--x", s(&x)]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give --y"));
+}
+
+#[test]
+fn training_raises_capacity_and_aligns_the_jacobian_with_the_activity_manifold() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let zoo = dir.path().join("zoo");
+    // A quick BP MLP, with Jacobian alignment recorded after each epoch.
+    let log = harness(&[
+        "train",
+        "--rule",
+        "bp",
+        "--quick",
+        "--zoo",
+        s(&zoo),
+        "--offline",
+        "--data-dir",
+        s(&cache),
+    ]);
+    ok(&log);
+    assert!(String::from_utf8_lossy(&log.stderr).contains("Jacobian in top-10 PCs"));
+    let history = std::fs::read_to_string(zoo.join("bp-mlp-s1/jacobian_alignment.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = history
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    for epoch in ["1", "2"] {
+        let at_ten: Vec<&Vec<&str>> = rows
+            .iter()
+            .filter(|r| r[0] == epoch && r[2] == "10")
+            .collect();
+        assert_eq!(at_ten.len(), 3, "fc1..fc3 at epoch {epoch}: {history}");
+        for row in at_ten {
+            let (captured, random): (f64, f64) = (row[3].parse().unwrap(), row[4].parse().unwrap());
+            assert!(captured > 3.0 * random, "{row:?}");
+        }
+    }
+
+    // The trained network and the same architecture untrained, on the 92 images.
+    let config = dir.path().join("run.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "models:\n  - {{kind: checkpoint, path: {}}}\n  - {{kind: untrained, arch: mlp}}\nbenchmarks: [kiani2007.IT-rsa]\nout: {}\n",
+            s(&zoo.join("bp-mlp-s1/model.safetensors")),
+            s(&dir.path().join("out"))
+        ),
+    )
+    .unwrap();
+    ok(&harness(&[
+        "score",
+        "--config",
+        s(&config),
+        "--offline",
+        "--data-dir",
+        s(&cache),
+    ]));
+    let out = dir.path().join("out");
+    for table in ["geometry", "jacobian_alignment"] {
+        for ext in ["csv", "parquet", "json"] {
+            assert!(
+                out.join(format!("{table}.{ext}")).is_file(),
+                "{table}.{ext}"
+            );
+        }
+    }
+    let geometry: Vec<GeometryRow> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("geometry.json")).unwrap()).unwrap();
+    let fashion = |model: &str, layer: &str| {
+        geometry
+            .iter()
+            .find(|g| {
+                g.model == model && g.layer == layer && g.stimuli.starts_with("fashion-mnist")
+            })
+            .unwrap_or_else(|| panic!("{model} {layer} in {geometry:?}"))
+            .clone()
+    };
+    let (trained, untrained) = (fashion("bp-mlp-s1", "fc3"), fashion("untrained-mlp", "fc3"));
+    assert_eq!((trained.n_stimuli, trained.n_classes), (500, 10));
+    assert!(
+        trained.capacity > 1.2 * untrained.capacity,
+        "trained {} vs untrained {}",
+        trained.capacity,
+        untrained.capacity
+    );
+    // The 92 images' categories are manifolds too, for every model.
+    assert!(
+        geometry
+            .iter()
+            .any(|g| g.model == "untrained-mlp" && g.stimuli.contains("categories"))
+    );
+    let jacobian: Vec<JacobianRow> = serde_json::from_str(
+        &std::fs::read_to_string(out.join("jacobian_alignment.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        jacobian
+            .iter()
+            .all(|j| j.captured >= 0.0 && j.captured <= 1.0 + 1e-9)
+    );
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("Population geometry") && report.contains("Jacobian"));
+}
