@@ -13,16 +13,7 @@ use crate::gram;
 /// Computed without an eigendecomposition as tr(C)² / |C|²_F, on whichever of the covariance
 /// XcᵀXc or the Gram matrix XcXcᵀ is smaller (they share their non-zero eigenvalues).
 pub fn participation_ratio(x: ArrayView2<f64>) -> Result<f64> {
-    let (n, p) = x.dim();
-    checks::ensure_min_stimuli(n, 2, "x")?;
-    checks::ensure_has_features(p, "x")?;
-    checks::ensure_finite_2d(x, "x")?;
-    let xc = gram::center_columns(x);
-    let c = if p < n {
-        gram::gram(xc.t())
-    } else {
-        gram::gram(xc.view())
-    };
+    let c = covariance_or_gram(x)?;
     let trace = c.diag().sum();
     let frob2: f64 = c.iter().map(|v| v * v).sum();
     if trace <= 0.0 {
@@ -32,6 +23,21 @@ pub fn participation_ratio(x: ArrayView2<f64>) -> Result<f64> {
         });
     }
     Ok(trace * trace / frob2)
+}
+
+/// The unnormalised covariance XcᵀXc or the Gram matrix XcXcᵀ of the column-centred `x`,
+/// whichever is smaller (they share their non-zero eigenvalues), after checking `x`.
+fn covariance_or_gram(x: ArrayView2<f64>) -> Result<ndarray::Array2<f64>> {
+    let (n, p) = x.dim();
+    checks::ensure_min_stimuli(n, 2, "x")?;
+    checks::ensure_has_features(p, "x")?;
+    checks::ensure_finite_2d(x, "x")?;
+    let xc = gram::center_columns(x);
+    Ok(if p < n {
+        gram::gram(xc.t())
+    } else {
+        gram::gram(xc.view())
+    })
 }
 
 /// Number of principal components needed to explain at least `fraction` (e.g. 0.9) of the
@@ -58,16 +64,7 @@ pub fn dimension_at_variance(x: ArrayView2<f64>, fraction: f64) -> Result<usize>
 /// Eigenvalues of the feature covariance of `x` (stimuli × features), largest first,
 /// computed on whichever of the covariance or Gram matrix is smaller.
 pub(crate) fn covariance_spectrum(x: ArrayView2<f64>) -> Result<Vec<f64>> {
-    let (n, p) = x.dim();
-    checks::ensure_min_stimuli(n, 2, "x")?;
-    checks::ensure_has_features(p, "x")?;
-    checks::ensure_finite_2d(x, "x")?;
-    let xc = gram::center_columns(x);
-    let c = if p < n {
-        gram::gram(xc.t())
-    } else {
-        gram::gram(xc.view())
-    };
+    let c = covariance_or_gram(x)?;
     let (values, _) = c
         .eigh(UPLO::Upper)
         .map_err(|e| MetricError::linalg("covariance spectrum", e))?;

@@ -61,28 +61,52 @@ fn angles_between(a: &Array2<f64>, b: &Array2<f64>, ambient: usize) -> Result<Su
 
 /// Orthonormal basis (coordinates × k) of the top-`k` principal components of a point cloud.
 fn principal_basis(points: ArrayView2<f64>, k: usize, what: &str) -> Result<Array2<f64>> {
-    checks::ensure_min_stimuli(points.nrows(), 2, what)?;
-    checks::ensure_finite_2d(points, what)?;
-    let centred = gram::center_columns(points);
-    let rank_bound = (points.nrows() - 1).min(points.ncols());
+    top_subspace(points, k, what, Side::Coordinates)
+}
+
+/// Which singular vectors of the centred (points × coordinates) matrix span the subspace.
+#[derive(Clone, Copy)]
+enum Side {
+    /// Right: directions in the space of the coordinates (principal components).
+    Coordinates,
+    /// Left: patterns over the points (stimuli).
+    Points,
+}
+
+/// Orthonormal basis of the top-`k` singular subspace of the column-centred `x` on `side`,
+/// after checking that `x` holds at least `k` non-degenerate directions.
+fn top_subspace(x: ArrayView2<f64>, k: usize, what: &str, side: Side) -> Result<Array2<f64>> {
+    checks::ensure_min_stimuli(x.nrows(), 2, what)?;
+    checks::ensure_finite_2d(x, what)?;
+    let rank_bound = (x.nrows() - 1).min(x.ncols());
     if k == 0 || k > rank_bound {
         return Err(MetricError::InvalidOption(format!(
-            "{what}: k = {k} principal components requested, but its {} points in {} dimensions span at most {rank_bound}",
-            points.nrows(),
-            points.ncols()
+            "{what}: k = {k} components requested, but {} points in {} dimensions span at most {rank_bound}",
+            x.nrows(),
+            x.ncols()
         )));
     }
-    let (_, singular, vt) = centred
-        .svd(false, true)
-        .map_err(|e| MetricError::linalg("principal subspace", e))?;
+    let left = matches!(side, Side::Points);
+    let (u, singular, vt) = gram::center_columns(x)
+        .svd(left, !left)
+        .map_err(|e| MetricError::linalg("top singular subspace", e))?;
     if singular[k - 1] <= 1e-12 * singular[0] {
         return Err(MetricError::ZeroVariance {
-            what: format!("{what} beyond its first {} principal components", k - 1),
+            what: format!("{what} beyond its first {} components", k - 1),
             consequence: format!("its top-{k} subspace is undefined"),
         });
     }
-    let vt = vt.expect("asked for right singular vectors");
-    Ok(vt.slice(s![..k, ..]).t().to_owned())
+    Ok(match side {
+        Side::Points => u
+            .expect("asked for left singular vectors")
+            .slice(s![.., ..k])
+            .to_owned(),
+        Side::Coordinates => vt
+            .expect("asked for right singular vectors")
+            .slice(s![..k, ..])
+            .t()
+            .to_owned(),
+    })
 }
 
 /// Alignment of each class manifold of a model with the same class in the brain, compared in
@@ -118,10 +142,11 @@ pub fn class_manifold_alignment(
         let rows: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == label).collect();
         let what_model = format!("class {label} of the model");
         let what_brain = format!("class {label} of the brain data");
-        // Left singular vectors of X are the right singular vectors of Xᵀ: stimuli become the
-        // coordinates, features the points.
-        let model_basis = stimulus_basis(model.select(Axis(0), &rows).view(), k, &what_model)?;
-        let brain_basis = stimulus_basis(brain.select(Axis(0), &rows).view(), k, &what_brain)?;
+        // The class's stimuli are the shared space: compare left singular subspaces.
+        let model_rows = model.select(Axis(0), &rows);
+        let brain_rows = brain.select(Axis(0), &rows);
+        let model_basis = top_subspace(model_rows.view(), k, &what_model, Side::Points)?;
+        let brain_basis = top_subspace(brain_rows.view(), k, &what_brain, Side::Points)?;
         per_class.push((
             label,
             angles_between(&model_basis, &brain_basis, rows.len() - 1)?,
@@ -137,32 +162,6 @@ pub fn class_manifold_alignment(
             / n,
         per_class,
     })
-}
-
-/// Top-`k` left singular subspace (stimuli × k) of a class's centred responses.
-fn stimulus_basis(x: ArrayView2<f64>, k: usize, what: &str) -> Result<Array2<f64>> {
-    checks::ensure_finite_2d(x, what)?;
-    let centred = gram::center_columns(x);
-    let rank_bound = (x.nrows() - 1).min(x.ncols());
-    if k == 0 || k > rank_bound {
-        return Err(MetricError::InvalidOption(format!(
-            "{what}: k = {k} components requested, but {} stimuli with {} features span at most {rank_bound}",
-            x.nrows(),
-            x.ncols()
-        )));
-    }
-    let (u, singular, _) = centred
-        .svd(true, false)
-        .map_err(|e| MetricError::linalg("class subspace", e))?;
-    if singular[k - 1] <= 1e-12 * singular[0] {
-        return Err(MetricError::ZeroVariance {
-            what: format!("{what} beyond its first {} components", k - 1),
-            consequence: format!("its top-{k} subspace is undefined"),
-        });
-    }
-    Ok(u.expect("asked for left singular vectors")
-        .slice(s![.., ..k])
-        .to_owned())
 }
 
 /// Jacobian–manifold alignment of one layer for each k: the fraction of the squared Frobenius

@@ -7,9 +7,9 @@ use plotters::prelude::*;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::write_atomically;
 use crate::error::{ReportError, Result};
-use crate::plots::{PALETTE, distinct, plot_error};
+use crate::plots::{PALETTE, depth_curves, distinct, plot_error};
+use crate::table::write_table;
 
 /// Geometry of one layer of one model on one labelled stimulus set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,7 +110,9 @@ pub fn write_geometry(
                 geometry.iter().map(|r| r.seed).collect::<Vec<_>>(),
             ),
         ];
-        write_frame(dir, "geometry", geometry.len(), columns, geometry)?;
+        let df = DataFrame::new(geometry.len(), columns)
+            .map_err(|e| ReportError::Table(e.to_string()))?;
+        write_table(dir, "geometry", df, geometry)?;
     }
     if !jacobian.is_empty() {
         let text = |f: fn(&JacobianRow) -> &str| {
@@ -144,31 +146,11 @@ pub fn write_geometry(
                 jacobian.iter().map(|r| r.random).collect::<Vec<_>>(),
             ),
         ];
-        write_frame(dir, "jacobian_alignment", jacobian.len(), columns, jacobian)?;
+        let df = DataFrame::new(jacobian.len(), columns)
+            .map_err(|e| ReportError::Table(e.to_string()))?;
+        write_table(dir, "jacobian_alignment", df, jacobian)?;
     }
     Ok(())
-}
-
-fn write_frame<T: Serialize>(
-    dir: &Path,
-    stem: &str,
-    height: usize,
-    columns: Vec<Column>,
-    rows: &[T],
-) -> Result<()> {
-    let mut df = DataFrame::new(height, columns).map_err(|e| ReportError::Table(e.to_string()))?;
-    let mut parquet = vec![];
-    ParquetWriter::new(&mut parquet)
-        .finish(&mut df)
-        .map_err(|e| ReportError::Table(e.to_string()))?;
-    write_atomically(&dir.join(format!("{stem}.parquet")), &parquet)?;
-    let mut csv = vec![];
-    CsvWriter::new(&mut csv)
-        .finish(&mut df)
-        .map_err(|e| ReportError::Table(e.to_string()))?;
-    write_atomically(&dir.join(format!("{stem}.csv")), &csv)?;
-    let json = serde_json::to_string_pretty(rows).expect("serialisable");
-    write_atomically(&dir.join(format!("{stem}.json")), json.as_bytes())
 }
 
 /// One measure of the geometry table against relative depth, one line per model, for the
@@ -179,74 +161,19 @@ pub fn geometry_by_layer(
     architecture: &str,
     measure: GeometryMeasure,
 ) -> Result<String> {
-    let rows: Vec<&GeometryRow> = rows
+    let points: Vec<(&str, usize, f64)> = rows
         .iter()
         .filter(|r| r.stimuli == stimuli && r.architecture == architecture)
+        .map(|r| {
+            let value = match measure {
+                GeometryMeasure::Capacity => r.capacity,
+                GeometryMeasure::Dimension => r.dimension,
+            };
+            (r.model.as_str(), r.layer_index, value)
+        })
         .collect();
-    let value = |r: &GeometryRow| match measure {
-        GeometryMeasure::Capacity => r.capacity,
-        GeometryMeasure::Dimension => r.dimension,
-    };
-    let hi = rows
-        .iter()
-        .map(|r| value(r))
-        .filter(|v| v.is_finite())
-        .fold(0.0f64, f64::max)
-        .max(1e-3);
-    let title = format!("{} by layer: {architecture} on {stimuli}", measure.name());
-    let err = plot_error(&title);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (560, 340)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(&title, ("sans-serif", 14))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0f64..1f64, 0f64..hi * 1.1)
-            .map_err(|e| err(e.to_string()))?;
-        chart
-            .configure_mesh()
-            .x_desc("relative depth (layer index / last)")
-            .y_desc(measure.axis())
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
-        for (k, model) in distinct(rows.iter().map(|r| r.model.as_str()))
-            .iter()
-            .enumerate()
-        {
-            let color = PALETTE[k % PALETTE.len()];
-            let mut points: Vec<(usize, f64)> = rows
-                .iter()
-                .filter(|r| r.model == *model && value(r).is_finite())
-                .map(|r| (r.layer_index, value(r)))
-                .collect();
-            points.sort_by_key(|p| p.0);
-            let last = points.iter().map(|p| p.0).max().unwrap_or(0).max(1) as f64;
-            let series: Vec<(f64, f64)> =
-                points.iter().map(|&(i, v)| (i as f64 / last, v)).collect();
-            chart
-                .draw_series(LineSeries::new(series.clone(), color.stroke_width(2)))
-                .map_err(|e| err(e.to_string()))?
-                .label(model.to_string())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2))
-                });
-            chart
-                .draw_series(series.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                .map_err(|e| err(e.to_string()))?;
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
-        root.present().map_err(|e| err(e.to_string()))?;
-    }
-    Ok(svg)
+    let caption = format!("{} by layer: {architecture} on {stimuli}", measure.name());
+    depth_curves(&caption, measure.axis(), &points)
 }
 
 /// Which geometry measure a figure shows.

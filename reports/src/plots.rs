@@ -133,20 +133,37 @@ pub fn scores_by_rule_and_region(rows: &[ScoreRow]) -> Result<String> {
 /// benchmark.
 pub fn layer_curves(rows: &[ScoreRow], benchmark: &str) -> Result<String> {
     let rows: Vec<&ScoreRow> = rows.iter().filter(|r| r.benchmark == benchmark).collect();
-    let models = distinct(rows.iter().map(|r| r.model.as_str()));
-    let (lo, hi) = rows
+    let points: Vec<(&str, usize, f64)> = rows
         .iter()
-        .map(|r| r.raw)
+        .map(|r| (r.model.as_str(), r.layer_index, r.raw))
+        .collect();
+    depth_curves(
+        &format!("{benchmark}: score by layer"),
+        "raw score",
+        &points,
+    )
+}
+
+/// One line per model of `(model, layer index, value)` points against relative depth (layer
+/// index / the model's deepest index), non-finite values left out.
+pub(crate) fn depth_curves(
+    caption: &str,
+    y_label: &str,
+    points: &[(&str, usize, f64)],
+) -> Result<String> {
+    let models = distinct(points.iter().map(|p| p.0));
+    let (lo, hi) = points
+        .iter()
+        .map(|p| p.2)
         .filter(|v| v.is_finite())
         .fold((0.0f64, 0.1f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let plot = format!("layer curves of {benchmark}");
-    let err = plot_error(&plot);
+    let err = plot_error(caption);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (560, 340)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(format!("{benchmark}: score by layer"), ("sans-serif", 16))
+            .caption(caption, ("sans-serif", 14))
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(50)
@@ -155,20 +172,22 @@ pub fn layer_curves(rows: &[ScoreRow], benchmark: &str) -> Result<String> {
         chart
             .configure_mesh()
             .x_desc("relative depth (layer index / last)")
-            .y_desc("raw score")
+            .y_desc(y_label)
             .draw()
             .map_err(|e| err(e.to_string()))?;
         for (k, model) in models.iter().enumerate() {
             let color = PALETTE[k % PALETTE.len()];
-            let mut points: Vec<(usize, f64)> = rows
+            let mut layer_values: Vec<(usize, f64)> = points
                 .iter()
-                .filter(|r| r.model == *model && r.raw.is_finite())
-                .map(|r| (r.layer_index, r.raw))
+                .filter(|p| p.0 == *model && p.2.is_finite())
+                .map(|p| (p.1, p.2))
                 .collect();
-            points.sort_by_key(|p| p.0);
-            let last = points.iter().map(|p| p.0).max().unwrap_or(0).max(1) as f64;
-            let series: Vec<(f64, f64)> =
-                points.iter().map(|&(i, v)| (i as f64 / last, v)).collect();
+            layer_values.sort_by_key(|p| p.0);
+            let last = layer_values.iter().map(|p| p.0).max().unwrap_or(0).max(1) as f64;
+            let series: Vec<(f64, f64)> = layer_values
+                .iter()
+                .map(|&(i, v)| (i as f64 / last, v))
+                .collect();
             chart
                 .draw_series(LineSeries::new(series.clone(), color.stroke_width(2)))
                 .map_err(|e| err(e.to_string()))?

@@ -59,19 +59,29 @@ pub fn data_frame(rows: &[ScoreRow]) -> Result<DataFrame> {
 
 /// Writes `results.parquet`, `results.csv` and `results.json` into `dir`, each atomically.
 pub fn write_results(dir: &Path, rows: &[ScoreRow]) -> Result<()> {
-    let mut df = data_frame(rows)?;
+    write_table(dir, "results", data_frame(rows)?, rows)
+}
+
+/// Writes a table as `<stem>.parquet` and `<stem>.csv` (from the frame) and `<stem>.json`
+/// (from the rows, exactly), each atomically.
+pub(crate) fn write_table<T: serde::Serialize>(
+    dir: &Path,
+    stem: &str,
+    mut df: DataFrame,
+    rows: &[T],
+) -> Result<()> {
     let mut parquet = vec![];
     ParquetWriter::new(&mut parquet)
         .finish(&mut df)
         .map_err(|e| ReportError::Table(e.to_string()))?;
-    write_atomically(&dir.join("results.parquet"), &parquet)?;
+    write_atomically(&dir.join(format!("{stem}.parquet")), &parquet)?;
     let mut csv = vec![];
     CsvWriter::new(&mut csv)
         .finish(&mut df)
         .map_err(|e| ReportError::Table(e.to_string()))?;
-    write_atomically(&dir.join("results.csv"), &csv)?;
+    write_atomically(&dir.join(format!("{stem}.csv")), &csv)?;
     let json = serde_json::to_string_pretty(rows).expect("serialisable");
-    write_atomically(&dir.join("results.json"), json.as_bytes())
+    write_atomically(&dir.join(format!("{stem}.json")), json.as_bytes())
 }
 
 /// Reads `results.json` back.

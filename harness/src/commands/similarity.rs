@@ -196,6 +196,25 @@ struct SimilarityReport {
     details: Option<Value>,
 }
 
+impl SimilarityReport {
+    /// A report naming its inputs, before any number is filled in.
+    fn empty(args: &SimilarityArgs, y: Option<&Path>, n_stimuli: usize) -> Self {
+        Self {
+            metric: args.metric,
+            x: args.x.display().to_string(),
+            y: y.map(|p| p.display().to_string()),
+            n_stimuli,
+            options: Value::Null,
+            score: f64::NAN,
+            sem: None,
+            per_split: None,
+            confidence_interval: None,
+            ceiling: None,
+            details: None,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct CeilingReport {
     method: &'static str,
@@ -248,19 +267,7 @@ fn score(args: &SimilarityArgs) -> Result<SimilarityReport> {
             y.nrows()
         );
     }
-    let mut report = SimilarityReport {
-        metric: args.metric,
-        x: args.x.display().to_string(),
-        y: Some(y_path.display().to_string()),
-        n_stimuli: x.nrows(),
-        options: Value::Null,
-        score: f64::NAN,
-        sem: None,
-        per_split: None,
-        confidence_interval: None,
-        ceiling: None,
-        details: None,
-    };
+    let mut report = SimilarityReport::empty(args, Some(y_path), x.nrows());
     let bootstrap = (args.bootstrap > 0).then_some(BootstrapOptions {
         n_resamples: args.bootstrap,
         confidence: args.confidence,
@@ -327,19 +334,7 @@ fn required_labels(args: &SimilarityArgs) -> Result<Vec<i64>> {
 
 /// Capacity or dimensionality of x alone.
 fn geometry(args: &SimilarityArgs, x: Array2<f64>) -> Result<SimilarityReport> {
-    let mut report = SimilarityReport {
-        metric: args.metric,
-        x: args.x.display().to_string(),
-        y: None,
-        n_stimuli: x.nrows(),
-        options: Value::Null,
-        score: f64::NAN,
-        sem: None,
-        per_split: None,
-        confidence_interval: None,
-        ceiling: None,
-        details: None,
-    };
+    let mut report = SimilarityReport::empty(args, None, x.nrows());
     if args.metric == Metric::Capacity {
         let labels = required_labels(args)?;
         let options = evaluators::CapacityOptions {
