@@ -206,31 +206,27 @@ impl<'a> CenterCost<'a> {
 
     /// F(V) and its Euclidean gradient (see the module docs).
     pub(crate) fn cost_and_gradient(&self, v: &Array2<f64>) -> (f64, Array2<f64>) {
-        cost_and_gradient(self.x, &self.gram, v)
-    }
-}
-
-/// The cost F(V) and its Euclidean gradient (see the module docs).
-fn cost_and_gradient(x: &Array2<f64>, gram: &Array2<f64>, v: &Array2<f64>) -> (f64, Array2<f64>) {
-    let c = x.dot(v);
-    let residual = gram - &c.dot(&c.t());
-    let d: Array1<f64> = residual.diag().to_owned();
-    let p = x.nrows();
-    let mut cost = 0.0;
-    let mut weights = Array2::<f64>::zeros((p, p));
-    let mut r = Array1::<f64>::zeros(p);
-    for m in 0..p {
-        for n in 0..p {
-            let a = residual[[m, n]];
-            let w = a / (d[m] * d[n]);
-            weights[[m, n]] = w;
-            cost += 0.5 * a * w;
-            r[m] += a * w / d[m];
+        let x = self.x;
+        let c = x.dot(v);
+        let residual = &self.gram - &c.dot(&c.t());
+        let d: Array1<f64> = residual.diag().to_owned();
+        let p = x.nrows();
+        let mut cost = 0.0;
+        let mut weights = Array2::<f64>::zeros((p, p));
+        let mut r = Array1::<f64>::zeros(p);
+        for m in 0..p {
+            for n in 0..p {
+                let a = residual[[m, n]];
+                let w = a / (d[m] * d[n]);
+                weights[[m, n]] = w;
+                cost += 0.5 * a * w;
+                r[m] += a * w / d[m];
+            }
         }
+        // dF/dc = 2 (diag(r) − W) c, and dF/dV = Xᵀ dF/dc.
+        let grad_c = (&c * &r.insert_axis(Axis(1)) - weights.dot(&c)) * 2.0;
+        (cost, x.t().dot(&grad_c))
     }
-    // dF/dc = 2 (diag(r) − W) c, and dF/dV = Xᵀ dF/dc.
-    let grad_c = (&c * &r.insert_axis(Axis(1)) - weights.dot(&c)) * 2.0;
-    (cost, x.t().dot(&grad_c))
 }
 
 /// Projection of a Euclidean gradient onto the tangent space of the Stiefel manifold at V.

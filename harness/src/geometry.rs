@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result};
 use evaluators::CapacityOptions;
-use model_zoo::{LabelledData, Network};
+use model_zoo::{Forward, LabelledData, Network};
 use ndarray::{Array2, Axis};
 use reports::{GeometryRow, JacobianRow};
 
@@ -89,22 +89,19 @@ pub fn layer_geometry<'l>(
     Ok(rows)
 }
 
-/// Jacobian–manifold alignment of every hidden layer of a zoo network on the probe images,
-/// at each k of [`JACOBIAN_KS`] that the layer can hold.
+/// Jacobian–manifold alignment of every hidden layer of a zoo network, from its forward pass
+/// over the probe images, at each k of [`JACOBIAN_KS`] that the layer can hold.
 pub fn jacobian_rows(
     subject: &Subject,
     net: &Network,
-    probe: &Array2<f32>,
+    forward: &Forward,
 ) -> Result<Vec<JacobianRow>> {
-    let forward = net.forward(probe.view())?;
     let mut rows = vec![];
     let hidden = net.layers.len().saturating_sub(1);
     for (index, layer) in net.layer_names().into_iter().take(hidden).enumerate() {
         let context = || format!("Jacobian alignment of {} layer {layer}", subject.model);
         let activity = forward.post[index].mapv(f64::from);
-        let jacobian = net
-            .output_jacobian(probe.view(), layer)
-            .with_context(context)?;
+        let jacobian = net.output_jacobian(forward, layer).with_context(context)?;
         let most = (activity.nrows() - 1).min(activity.ncols());
         let ks: Vec<usize> = JACOBIAN_KS.iter().copied().filter(|&k| k <= most).collect();
         let alignment =

@@ -87,14 +87,13 @@ fn target_rdms(target: &TargetData, method: evaluators::RdmMethod) -> Result<Vec
     })
 }
 
+/// Mean and, over more than one value, its standard error.
 fn mean_with_sem(values: &[f64]) -> RawScore {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let sem = (values.len() > 1).then(|| {
-        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-        (var / n).sqrt()
-    });
-    RawScore { value: mean, sem }
+    let (value, sem) = evaluators::stats::mean_and_sem(values);
+    RawScore {
+        value,
+        sem: (values.len() > 1).then_some(sem),
+    }
 }
 
 /// The stimuli split in two disjoint halves: one to choose a model's best layer on, one to

@@ -42,8 +42,8 @@ fn s(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-/// Three well-separated Gaussian classes of 30 points in 40 dimensions.
-fn clusters(dir: &Path) -> (PathBuf, PathBuf) {
+/// Three well-separated classes of 30 points in 40 dimensions, written as .npy files.
+fn clusters(dir: &Path) -> (Array2<f64>, PathBuf, PathBuf) {
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     let centres = Array2::from_shape_fn((3, 40), |_| 4.0 * rng.random::<f64>());
     let x = Array2::from_shape_fn((90, 40), |(i, j)| {
@@ -53,13 +53,13 @@ fn clusters(dir: &Path) -> (PathBuf, PathBuf) {
     let (x_path, labels_path) = (dir.join("x.npy"), dir.join("labels.npy"));
     write_npy(&x_path, &x).unwrap();
     write_npy(&labels_path, &labels).unwrap();
-    (x_path, labels_path)
+    (x, x_path, labels_path)
 }
 
 #[test]
 fn similarity_measures_the_geometry_of_one_representation() {
     let dir = tempfile::tempdir().unwrap();
-    let (x, labels) = clusters(dir.path());
+    let (data, x, labels) = clusters(dir.path());
     let json = |args: &[&str]| -> Value {
         let mut all = vec!["similarity"];
         all.extend(args);
@@ -69,20 +69,31 @@ fn similarity_measures_the_geometry_of_one_representation() {
     let capacity = json(&["--metric", "capacity", "--x", s(&x), "--labels", s(&labels)]);
     let details = &capacity["details"];
     assert_eq!(details["per_manifold"].as_array().unwrap().len(), 3);
-    assert!(capacity["score"].as_f64().unwrap() > 0.0);
-    assert!(details["radius"].as_f64().unwrap() > 0.0);
+    let class_labels: Vec<i64> = (0..90).map(|i| i / 30).collect();
+    let expected = evaluators::manifold_capacity(
+        data.view(),
+        &class_labels,
+        &evaluators::CapacityOptions::default(),
+    )
+    .unwrap();
+    assert!((capacity["score"].as_f64().unwrap() - expected.capacity).abs() < 1e-12);
+    assert!((details["radius"].as_f64().unwrap() - expected.radius).abs() < 1e-12);
     // Fixed seed: the same numbers again.
     let again = json(&["--metric", "capacity", "--x", s(&x), "--labels", s(&labels)]);
     assert_eq!(capacity["score"], again["score"]);
 
+    // The command reports what the library computes on the same array.
     let dims = json(&["--metric", "dimensionality", "--x", s(&x)]);
-    let pr = dims["score"].as_f64().unwrap();
-    assert!((1.0..=40.0).contains(&pr), "{pr}");
-    let d90 = dims["details"]["dimension_at_90_percent_variance"]
-        .as_u64()
-        .unwrap();
-    assert!((1..=40).contains(&d90));
-    assert!(dims["details"]["two_nn_dimension"].as_f64().unwrap() > 1.0);
+    let expected_pr = evaluators::participation_ratio(data.view()).unwrap();
+    assert!((dims["score"].as_f64().unwrap() - expected_pr).abs() < 1e-12);
+    assert_eq!(
+        dims["details"]["dimension_at_90_percent_variance"].as_u64(),
+        Some(evaluators::dimension_at_variance(data.view(), 0.9).unwrap() as u64)
+    );
+    let expected_two_nn = evaluators::two_nn_dimension(data.view()).unwrap();
+    assert!(
+        (dims["details"]["two_nn_dimension"].as_f64().unwrap() - expected_two_nn).abs() < 1e-12
+    );
 
     // A representation against itself: identical subspaces, per class and overall.
     let angles = json(&["--metric", "angles", "--x", s(&x), "--y", s(&x), "--k", "3"]);

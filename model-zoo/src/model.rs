@@ -160,7 +160,7 @@ pub fn extract(
         ));
     }
     let mut outputs: Vec<Option<Array2<f32>>> = vec![None; layers.len()];
-    let mut projections: Vec<Option<SparseProjection>> = vec![];
+    let mut projections: Vec<Option<CountSketch>> = vec![];
     let mut records = vec![];
     for start in (0..n).step_by(options.batch_size) {
         let range = start..(start + options.batch_size).min(n);
@@ -177,7 +177,7 @@ pub fn extract(
                 let projection = options
                     .projection
                     .filter(|p| features.ncols() > p.dim)
-                    .map(|p| SparseProjection::new(features.ncols(), p.dim, p.seed, &name));
+                    .map(|p| CountSketch::new(features.ncols(), p.dim, p.seed, &name));
                 records.push(LayerRecord {
                     layer: name.clone(),
                     features: features.ncols(),
@@ -211,7 +211,7 @@ pub fn extract(
 /// variance (|x|²|y|² + ⟨x,y⟩² − 2Σᵢ xᵢ²yᵢ²)/dim no larger than a dense Gaussian projection's;
 /// applying it costs one addition per nonzero activation, which is what keeps extraction from
 /// layers of hundreds of thousands of features cheap.
-struct SparseProjection {
+struct CountSketch {
     dim: usize,
     /// Output column of each input feature, with [`NEGATIVE`] set where its sign is −1.
     targets: Vec<u32>,
@@ -223,7 +223,7 @@ const NEGATIVE: u32 = 1 << 31;
 /// Stimuli × features above which a batch is projected on all cores.
 const PARALLEL_WORK: usize = 1 << 20;
 
-impl SparseProjection {
+impl CountSketch {
     fn new(features: usize, dim: usize, seed: u64, layer: &str) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ fnv1a(layer.as_bytes()));
         let targets = (0..features)
@@ -288,11 +288,11 @@ mod tests {
     use ndarray::Array2;
 
     #[test]
-    fn sparse_projection_preserves_distances_on_average() {
+    fn count_sketch_preserves_distances_on_average() {
         // 20 independent pairs: each squared-distance ratio has sd √(2/2000) ≈ 0.03.
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let x = Array2::from_shape_fn((40, 20_000), |_| rng.random_range(-1.0f32..1.0));
-        let p = SparseProjection::new(20_000, 2_000, 7, "layer");
+        let p = CountSketch::new(20_000, 2_000, 7, "layer");
         let y = p.apply(x.view());
         let ratios: Vec<f32> = (0..20)
             .map(|i| {
@@ -307,17 +307,17 @@ mod tests {
 
     #[test]
     fn projections_differ_by_layer_and_repeat_by_seed() {
-        let a = SparseProjection::new(1_000, 10, 1, "a");
-        let b = SparseProjection::new(1_000, 10, 1, "b");
-        let a2 = SparseProjection::new(1_000, 10, 1, "a");
+        let a = CountSketch::new(1_000, 10, 1, "a");
+        let b = CountSketch::new(1_000, 10, 1, "b");
+        let a2 = CountSketch::new(1_000, 10, 1, "a");
         assert_eq!(a.targets, a2.targets);
         assert_ne!(a.targets, b.targets);
     }
 
     #[test]
-    fn sparse_projection_equals_the_dense_product_serial_and_parallel() {
+    fn count_sketch_equals_the_dense_product_serial_and_parallel() {
         let (features, dim) = (30_000, 40);
-        let p = SparseProjection::new(features, dim, 5, "layer");
+        let p = CountSketch::new(features, dim, 5, "layer");
         let mut dense = Array2::<f32>::zeros((features, dim));
         for (f, &target) in p.targets.iter().enumerate() {
             let sign = if target & NEGATIVE == 0 { 1.0 } else { -1.0 };

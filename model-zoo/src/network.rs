@@ -456,12 +456,11 @@ impl Network {
     }
 
     /// The Jacobian of the logits with respect to the output of the layer called `name`, for
-    /// every example of `x` and every logit: row `e · classes + j` holds d(logit j of example
-    /// e)/d(layer output of example e), `((batch·classes), features)`, in the layout of
-    /// [`Network::activations`]. Computed by backpropagating each one-hot logit.
-    pub fn output_jacobian(&self, x: ArrayView2<f32>, name: &str) -> Result<Array2<f32>> {
+    /// every example of a forward pass and every logit: row `e · classes + j` holds d(logit j
+    /// of example e)/d(layer output of example e), `((batch·classes), features)`, in the
+    /// layout of [`Network::activations`]. Computed by backpropagating each one-hot logit.
+    pub fn output_jacobian(&self, forward: &Forward, name: &str) -> Result<Array2<f32>> {
         let target = self.layer_index(name)?;
-        let forward = self.forward(x)?;
         let batch = forward.batch;
         let classes = forward.output().ncols();
         let features = forward.post[target].ncols();
@@ -470,7 +469,7 @@ impl Network {
             let mut gradient = Array2::<f32>::zeros((batch, classes));
             gradient.column_mut(j).fill(1.0);
             for l in (target + 1..self.layers.len()).rev() {
-                let delta = self.delta_from_output_gradient(l, &forward, &gradient);
+                let delta = self.delta_from_output_gradient(l, forward, &gradient);
                 gradient = self.input_gradient(l, &delta, &self.layers[l].weight);
             }
             for e in 0..batch {

@@ -566,7 +566,7 @@ fn zoo_geometry(
             ),
             config.seed,
         )?);
-        jacobian.extend(crate::geometry::jacobian_rows(&subject, net, &probe)?);
+        jacobian.extend(crate::geometry::jacobian_rows(&subject, net, &forward)?);
         measured += 1;
     }
     if measured > 0 {

@@ -114,7 +114,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             rule: config.rule.name(),
             architecture: config.architecture.name(),
         };
-        let jacobian = match crate::geometry::jacobian_rows(&subject, net, &probe) {
+        let jacobian = match net
+            .forward(probe.view())
+            .map_err(anyhow::Error::from)
+            .and_then(|forward| crate::geometry::jacobian_rows(&subject, net, &forward))
+        {
             Ok(rows) => rows,
             Err(e) => {
                 alignment_error.get_or_insert(e);
