@@ -7,6 +7,9 @@ not the pinned one. Run after the catalog gains a dataset or upstream moves to a
 commit:
 
     python3 scripts/pin_checksums.py ../shared/brain-data kriegeskorte2008-92images ...
+
+A dataset whose mirror folder is not its id is given as `<id>=<folder>`, e.g.
+`cifar10=cifar10-jpeg`.
 """
 import hashlib
 import pathlib
@@ -16,8 +19,9 @@ import sys
 def main():
     mirror = pathlib.Path(sys.argv[1])
     out_dir = pathlib.Path(__file__).resolve().parent.parent / "brain-data" / "catalog"
-    for dataset in sys.argv[2:]:
-        root = mirror / dataset
+    for arg in sys.argv[2:]:
+        dataset, _, folder = arg.partition("=")
+        root = mirror / (folder or dataset)
         lines = []
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             digest = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -53,6 +53,9 @@ pub struct Dataset {
     /// A system folder that may hold the files (e.g. a Debian data package).
     #[serde(default)]
     pub system_dir: Option<PathBuf>,
+    /// The dataset's folder in a mirror, when it is not the id (e.g. `cifar10-jpeg`).
+    #[serde(default)]
+    pub mirror_folder: Option<String>,
     /// Every file, from `<id>.sums`.
     #[serde(default)]
     pub files: Vec<FileEntry>,
@@ -78,6 +81,11 @@ impl Dataset {
             .unwrap_or_else(|| format!("{}{}", self.base_url, file.path))
     }
 
+    /// The dataset's folder in a mirror: `mirror_folder`, else the id.
+    pub fn mirror_name(&self) -> &str {
+        self.mirror_folder.as_deref().unwrap_or(&self.id)
+    }
+
     /// Total size of all files in bytes.
     pub fn total_size(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
@@ -91,7 +99,7 @@ pub struct Catalog {
 }
 
 const DATASETS_YAML: &str = include_str!("../catalog/datasets.yaml");
-const SUMS: [(&str, &str); 4] = [
+const SUMS: [(&str, &str); 5] = [
     (
         "kriegeskorte2008-92images",
         include_str!("../catalog/kriegeskorte2008-92images.sums"),
@@ -105,6 +113,7 @@ const SUMS: [(&str, &str); 4] = [
         "fashion-mnist",
         include_str!("../catalog/fashion-mnist.sums"),
     ),
+    ("cifar10", include_str!("../catalog/cifar10.sums")),
 ];
 
 impl Catalog {
@@ -197,7 +206,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builtin_catalog_pins_every_file_of_the_four_datasets() {
+    fn builtin_catalog_pins_every_file_of_the_five_datasets() {
         let catalog = Catalog::builtin();
         let ids: Vec<&str> = catalog.datasets().iter().map(|d| d.id.as_str()).collect();
         assert_eq!(
@@ -206,7 +215,8 @@ mod tests {
                 "kriegeskorte2008-92images",
                 "cowley2023-v4",
                 "tang2018-v1",
-                "fashion-mnist"
+                "fashion-mnist",
+                "cifar10"
             ]
         );
         let k = catalog.dataset("kriegeskorte2008-92images").unwrap();
@@ -234,6 +244,23 @@ mod tests {
                 .filter(|f| f.path.starts_with("images/"))
                 .count(),
             12
+        );
+        let cifar = catalog.dataset("cifar10").unwrap();
+        assert_eq!(cifar.mirror_name(), "cifar10-jpeg");
+        for (part, per_class) in [("train/", 5000), ("test/", 1000)] {
+            assert_eq!(
+                cifar
+                    .files
+                    .iter()
+                    .filter(|f| f.path.starts_with(part) && f.path.ends_with(".jpg"))
+                    .count(),
+                10 * per_class
+            );
+        }
+        assert!(
+            cifar
+                .url(cifar.file("upstream_readme.md").unwrap())
+                .ends_with("d7d05618061fe37d830fb0419063d113c575ccbc/README.md")
         );
     }
 

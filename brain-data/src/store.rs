@@ -66,7 +66,8 @@ impl DataStore {
         Ok(store)
     }
 
-    /// Looks for files in `<mirror>/<dataset id>/<path>` before downloading.
+    /// Looks for files in `<mirror>/<dataset folder>/<path>` before downloading (the folder is
+    /// the dataset's id unless the catalog names a `mirror_folder`).
     pub fn with_mirror(mut self, mirror: impl Into<PathBuf>) -> Self {
         self.mirror = Some(mirror.into());
         self
@@ -128,7 +129,7 @@ impl DataStore {
             return Location::Cache(cached);
         }
         if let Some(mirror) = &self.mirror {
-            let p = mirror.join(&dataset.id).join(&file.path);
+            let p = mirror.join(dataset.mirror_name()).join(&file.path);
             if p.is_file() {
                 return Location::Mirror(p);
             }
@@ -146,6 +147,17 @@ impl DataStore {
     pub fn resolve(&self, dataset: &Dataset, path: &str) -> Result<PathBuf> {
         let file = dataset.file(path)?;
         self.resolve_entry(dataset, file, &ProgressBar::hidden())
+    }
+
+    /// A verified local path of a file of `dataset` given its catalog entry (no lookup by
+    /// path, for datasets of many files).
+    pub fn local_path(&self, dataset: &Dataset, file: &FileEntry) -> Result<PathBuf> {
+        self.resolve_entry(dataset, file, &ProgressBar::hidden())
+    }
+
+    /// Whether progress bars are shown.
+    pub fn shows_progress(&self) -> bool {
+        self.show_progress
     }
 
     fn resolve_entry(
@@ -175,7 +187,7 @@ impl DataStore {
         for local in [
             self.mirror
                 .as_ref()
-                .map(|m| m.join(&dataset.id).join(&file.path)),
+                .map(|m| m.join(dataset.mirror_name()).join(&file.path)),
             dataset.system_dir.as_ref().map(|s| s.join(&file.path)),
         ]
         .into_iter()

@@ -1,6 +1,6 @@
 //! Population geometry of the scored models: manifold capacity and dimensionality of every
-//! layer on labelled stimuli (a benchmark's categorised images; Fashion-MNIST classes for the
-//! zoo networks), and the alignment of each zoo layer's Jacobian with its activity manifold.
+//! layer on labelled stimuli (a benchmark's categorised images; the classes of their training
+//! data for the zoo networks), and the alignment of each zoo layer's Jacobian with its activity manifold.
 
 use anyhow::{Context, Result};
 use evaluators::CapacityOptions;
@@ -8,7 +8,7 @@ use model_zoo::{Forward, LabelledData, Network};
 use ndarray::{Array2, Axis};
 use reports::{GeometryRow, JacobianRow};
 
-/// Images per Fashion-MNIST class in the probe set.
+/// Test images per class in the probe set of a zoo network's training data.
 pub const PROBE_PER_CLASS: usize = 50;
 
 /// Subspace sizes at which Jacobian alignment is reported.
@@ -26,7 +26,7 @@ pub struct Subject<'a> {
 
 /// The first [`PROBE_PER_CLASS`] test images of every class, in class order: a fixed,
 /// balanced probe set.
-pub fn fashion_probe(test: &LabelledData) -> (Array2<f32>, Vec<i64>) {
+pub fn class_probe(test: &LabelledData) -> (Array2<f32>, Vec<i64>) {
     let classes = test.y.iter().copied().max().map_or(0, |c| c as usize + 1);
     let mut rows = vec![];
     for class in 0..classes {

@@ -8,6 +8,7 @@ mod npy_input;
 mod run_config;
 mod run_manifest;
 mod scoring;
+mod training_data;
 mod zoo_cache;
 
 use std::process::ExitCode;
@@ -36,10 +37,10 @@ enum Command {
     Datasets(commands::data::DatasetsArgs),
     /// Download (or find in a mirror) and verify datasets; all of them by default.
     Fetch(commands::data::FetchArgs),
-    /// Train a network under a learning rule on Fashion-MNIST and add it to the zoo.
+    /// Train a network under a learning rule on CIFAR-10 or Fashion-MNIST and add it to the zoo.
     Train(commands::train::TrainArgs),
-    /// Score models on benchmarks (default: one quick model per rule and architecture,
-    /// untrained baselines and EfficientNet-Lite0 on every benchmark): results table,
+    /// Score models on benchmarks (default: the CIFAR-10 convnet trained quickly under every
+    /// rule, its untrained baseline and EfficientNet-Lite0 on every benchmark): results table,
     /// leaderboard, HTML report and run manifest.
     Score(Box<commands::score::ScoreArgs>),
     /// Compare two leaderboards; fails when a score dropped beyond the tolerance (CI gate).

@@ -7,32 +7,47 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use brain_data::{Benchmark, Preprocessing, TargetSpec};
 use evaluators::MetricSpec;
+use model_zoo::{Preset, TrainingData};
 use serde::{Deserialize, Serialize};
 
-/// The learning rules of the zoo, by their short names.
+/// The learning rules of the default run, by their short names.
 pub const RULES: [&str; 7] = ["bp", "fa", "dfa", "ss", "nc", "nmnc", "dfc"];
-/// The zoo's architectures.
-pub const ARCHITECTURES: [&str; 2] = ["mlp", "cnn"];
+
+fn cifar10() -> TrainingData {
+    TrainingData::Cifar10
+}
+fn quick() -> String {
+    "quick".into()
+}
 
 /// A model to score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ModelSpec {
-    /// A zoo network trained on Fashion-MNIST under `rule` (or reused from the cache when the
+    /// A zoo network trained under `rule` with a preset (or reused from the cache when the
     /// same training config was trained before).
     Zoo {
         /// Learning rule (`bp`, `fa`, `dfa`, `ss`, `nc`, `nmnc`, `dfc`).
         rule: String,
-        /// `mlp` or `cnn`.
+        /// `cnn` or `mlp`.
         arch: String,
-        /// Epochs; default: the quick preset (2 epochs of 150 steps).
+        /// Training data: `cifar10` (default) or `fashion-mnist`.
+        #[serde(default = "cifar10")]
+        dataset: TrainingData,
+        /// `quick` (default) or `standard`.
+        #[serde(default = "quick")]
+        preset: String,
+        /// Epochs in place of the preset's (every step of each).
         #[serde(default)]
         epochs: Option<usize>,
     },
     /// A zoo architecture with its random initial weights, the untrained baseline.
     Untrained {
-        /// `mlp` or `cnn`.
+        /// `cnn` or `mlp`.
         arch: String,
+        /// The data set whose input shape it takes: `cifar10` (default) or `fashion-mnist`.
+        #[serde(default = "cifar10")]
+        dataset: TrainingData,
     },
     /// A checkpoint written by `harness train`.
     Checkpoint {
@@ -107,21 +122,24 @@ fn out() -> PathBuf {
 }
 
 impl RunConfig {
-    /// The default run: one quick model per rule and architecture, an untrained baseline of
-    /// each architecture, and the pretrained EfficientNet-Lite0 when `efficientnet` is given,
-    /// on every shipped benchmark.
+    /// The default run: the CIFAR-10 convnet trained with the quick preset under every rule,
+    /// its untrained baseline, and the pretrained EfficientNet-Lite0 when `efficientnet` is
+    /// given, on every shipped benchmark.
     pub fn default_run(efficientnet: Option<PathBuf>) -> RunConfig {
-        let mut models = vec![];
-        for arch in ARCHITECTURES {
-            for rule in RULES {
-                models.push(ModelSpec::Zoo {
-                    rule: rule.into(),
-                    arch: arch.into(),
-                    epochs: None,
-                });
-            }
-            models.push(ModelSpec::Untrained { arch: arch.into() });
-        }
+        let mut models: Vec<ModelSpec> = RULES
+            .iter()
+            .map(|rule| ModelSpec::Zoo {
+                rule: rule.to_string(),
+                arch: "cnn".into(),
+                dataset: TrainingData::Cifar10,
+                preset: quick(),
+                epochs: None,
+            })
+            .collect();
+        models.push(ModelSpec::Untrained {
+            arch: "cnn".into(),
+            dataset: TrainingData::Cifar10,
+        });
         if let Some(path) = efficientnet {
             models.push(ModelSpec::Onnx {
                 path,
@@ -166,16 +184,22 @@ impl RunConfig {
         }
         for model in &self.models {
             match model {
-                ModelSpec::Zoo { rule, arch, epochs } => {
-                    if !RULES.contains(&rule.as_str()) {
-                        bail!("unknown rule '{rule}' (rules: {})", RULES.join(", "));
-                    }
-                    check_arch(arch)?;
+                ModelSpec::Zoo {
+                    rule,
+                    arch,
+                    dataset,
+                    preset,
+                    epochs,
+                } => {
+                    // The preset knows its rules and architectures.
+                    Preset::builtin(*dataset, preset)?.config(rule, arch)?;
                     if *epochs == Some(0) {
                         bail!("{rule}-{arch}: epochs must be at least 1");
                     }
                 }
-                ModelSpec::Untrained { arch } => check_arch(arch)?,
+                ModelSpec::Untrained { arch, dataset } => {
+                    Preset::builtin(*dataset, "quick")?.config("bp", arch)?;
+                }
                 ModelSpec::Checkpoint { .. } | ModelSpec::Onnx { .. } => {}
             }
         }
@@ -211,14 +235,4 @@ impl RunConfig {
         }
         Ok(benchmarks)
     }
-}
-
-fn check_arch(arch: &str) -> Result<()> {
-    if !ARCHITECTURES.contains(&arch) {
-        bail!(
-            "unknown architecture '{arch}' (architectures: {})",
-            ARCHITECTURES.join(", ")
-        );
-    }
-    Ok(())
 }

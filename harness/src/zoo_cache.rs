@@ -1,23 +1,23 @@
 //! Zoo models for scoring runs: trained once per training config and reused from the cache
-//! (`<cache>/zoo/by-config/<rule>-<arch>-<hash>/`, the hash being the sha256 of the config's
-//! YAML), or untrained baselines built from the same seed.
+//! (`<cache>/zoo/by-config/<rule>-<data>-<arch>-<hash>/`, the hash being the sha256 of the
+//! config's YAML), or untrained baselines built from the same seed.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use indicatif::ProgressBar;
-use model_zoo::{LabelledData, Network, TrainConfig};
+use model_zoo::{Network, Preset, TrainConfig, TrainingData};
 use sha2::{Digest, Sha256};
 
-use crate::commands::train::{make_quick, rule_config};
+use crate::training_data::TrainingSets;
 
 /// A zoo network ready to score.
 pub struct ZooNetwork {
-    /// Name in tables, e.g. `bp-mlp`.
+    /// Name in tables, e.g. `bp-cifar-cnn`.
     pub name: String,
     /// Rule (`untrained` for baselines).
     pub rule: String,
-    /// `mlp` or `cnn`.
+    /// `cnn` or `mlp`.
     pub arch: String,
     /// The network.
     pub net: Network,
@@ -31,20 +31,43 @@ pub struct ZooNetwork {
     pub trained_now: bool,
 }
 
-/// The training config a run uses for `rule` on `arch`.
-pub fn training_config(
-    rule: &str,
-    arch: &str,
-    epochs: Option<usize>,
-    seed: u64,
-) -> Result<TrainConfig> {
-    let mut config = TrainConfig::default_for(arch, rule_config(rule, None)?, 2, seed)?;
-    make_quick(&mut config);
-    if let Some(e) = epochs {
+/// What to train: a preset's rule on an architecture and data set.
+#[derive(Debug, Clone, Copy)]
+pub struct ZooRequest<'a> {
+    /// Training data.
+    pub data: TrainingData,
+    /// `quick` or `standard`.
+    pub preset: &'a str,
+    /// Rule name.
+    pub rule: &'a str,
+    /// Architecture name.
+    pub arch: &'a str,
+    /// Epochs in place of the preset's (all steps of each).
+    pub epochs: Option<usize>,
+    /// Seed.
+    pub seed: u64,
+}
+
+/// The training config of a request, with the data's measured normalisation.
+pub fn training_config(request: &ZooRequest, sets: &TrainingSets) -> Result<TrainConfig> {
+    let mut config =
+        Preset::builtin(request.data, request.preset)?.config(request.rule, request.arch)?;
+    config.seed = request.seed;
+    config.normalization = sets.normalization.clone();
+    if let Some(e) = request.epochs {
         config.epochs = e;
         config.max_steps_per_epoch = None;
     }
     Ok(config)
+}
+
+/// `<rule>-<data>-<arch>`, e.g. `bp-cifar-cnn`.
+pub fn display_name(rule: &str, config: &TrainConfig) -> String {
+    format!(
+        "{rule}-{}-{}",
+        config.data.tag(),
+        config.architecture.name()
+    )
 }
 
 /// The cache folder of a training config.
@@ -52,28 +75,26 @@ pub fn cache_dir(zoo: &Path, config: &TrainConfig) -> Result<PathBuf> {
     let yaml = serde_norway::to_string(config)?;
     let hash = hex::encode(Sha256::digest(yaml.as_bytes()));
     Ok(zoo.join("by-config").join(format!(
-        "{}-{}-{}",
-        config.rule.name(),
-        config.architecture.name(),
+        "{}-{}",
+        display_name(config.rule.name(), config),
         &hash[..16]
     )))
 }
 
-/// The trained network of `config`, from the cache or trained now (and cached).
+/// The trained network of `config`, from the cache or trained now on `sets` (and cached).
 pub fn trained(
     zoo: &Path,
     config: &TrainConfig,
-    data: impl FnOnce() -> Result<(LabelledData, LabelledData)>,
+    sets: &TrainingSets,
     bar: &ProgressBar,
 ) -> Result<ZooNetwork> {
     let dir = cache_dir(zoo, config)?;
     let checkpoint = dir.join("model.safetensors");
-    let name = format!("{}-{}", config.rule.name(), config.architecture.name());
+    let name = display_name(config.rule.name(), config);
     let mut trained_now = false;
     if !checkpoint.is_file() {
-        let (train_set, test_set) = data()?;
         bar.set_message(format!("training {name}"));
-        let trained = model_zoo::train(config, &train_set, &test_set, |_, _| bar.tick())
+        let trained = model_zoo::train(config, &sets.train, &sets.test, |_, _| bar.tick())
             .with_context(|| format!("training {name}"))?;
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         model_zoo::checkpoint::save(&checkpoint, &trained.net, config)?;
@@ -99,20 +120,21 @@ pub fn trained(
     })
 }
 
-/// The untrained baseline of `arch`: the initial weights training with `seed` starts from.
-pub fn untrained(arch: &str, seed: u64) -> Result<ZooNetwork> {
-    let config = training_config("bp", arch, None, seed)?;
+/// The untrained baseline of a config's architecture: the initial weights training with its
+/// seed starts from.
+pub fn untrained(config: TrainConfig) -> Result<ZooNetwork> {
+    let (image, classes) = config.data.shape();
     let net = config.architecture.build(
-        (28, 28, 1),
+        image,
         &config.hidden,
-        10,
+        classes,
         config.activation,
         config.seed,
     )?;
     Ok(ZooNetwork {
-        name: format!("untrained-{arch}"),
+        name: display_name("untrained", &config),
         rule: "untrained".into(),
-        arch: arch.into(),
+        arch: config.architecture.name().into(),
         net,
         checkpoint: None,
         sha256: None,

@@ -143,7 +143,10 @@ fn training_raises_capacity_and_aligns_the_jacobian_with_the_activity_manifold()
         "train",
         "--rule",
         "bp",
-        "--quick",
+        "--dataset",
+        "fashion-mnist",
+        "--preset",
+        "quick",
         "--zoo",
         s(&zoo),
         "--offline",
@@ -152,7 +155,8 @@ fn training_raises_capacity_and_aligns_the_jacobian_with_the_activity_manifold()
     ]);
     ok(&log);
     assert!(String::from_utf8_lossy(&log.stderr).contains("Jacobian in top-10 PCs"));
-    let history = std::fs::read_to_string(zoo.join("bp-mlp-s1/jacobian_alignment.csv")).unwrap();
+    let history =
+        std::fs::read_to_string(zoo.join("bp-fmnist-mlp-s1/jacobian_alignment.csv")).unwrap();
     let rows: Vec<Vec<&str>> = history
         .lines()
         .skip(1)
@@ -175,8 +179,8 @@ fn training_raises_capacity_and_aligns_the_jacobian_with_the_activity_manifold()
     std::fs::write(
         &config,
         format!(
-            "models:\n  - {{kind: checkpoint, path: {}}}\n  - {{kind: untrained, arch: mlp}}\nbenchmarks: [kiani2007.IT-rsa]\nout: {}\n",
-            s(&zoo.join("bp-mlp-s1/model.safetensors")),
+            "models:\n  - {{kind: checkpoint, path: {}}}\n  - {{kind: untrained, arch: mlp, dataset: fashion-mnist}}\nbenchmarks: [kiani2007.IT-rsa]\nout: {}\n",
+            s(&zoo.join("bp-fmnist-mlp-s1/model.safetensors")),
             s(&dir.path().join("out"))
         ),
     )
@@ -209,7 +213,10 @@ fn training_raises_capacity_and_aligns_the_jacobian_with_the_activity_manifold()
             .unwrap_or_else(|| panic!("{model} {layer} in {geometry:?}"))
             .clone()
     };
-    let (trained, untrained) = (fashion("bp-mlp-s1", "fc3"), fashion("untrained-mlp", "fc3"));
+    let (trained, untrained) = (
+        fashion("bp-fmnist-mlp-s1", "fc3"),
+        fashion("untrained-fmnist-mlp", "fc3"),
+    );
     assert_eq!((trained.n_stimuli, trained.n_classes), (500, 10));
     assert!(
         trained.capacity > 1.2 * untrained.capacity,
@@ -221,7 +228,7 @@ fn training_raises_capacity_and_aligns_the_jacobian_with_the_activity_manifold()
     assert!(
         geometry
             .iter()
-            .any(|g| g.model == "untrained-mlp" && g.stimuli.contains("categories"))
+            .any(|g| g.model == "untrained-fmnist-mlp" && g.stimuli.contains("categories"))
     );
     let jacobian: Vec<JacobianRow> = serde_json::from_str(
         &std::fs::read_to_string(out.join("jacobian_alignment.json")).unwrap(),

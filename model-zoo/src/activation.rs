@@ -1,6 +1,10 @@
 //! Elementwise nonlinearities and their derivatives.
 
 use ndarray::Array2;
+use rayon::prelude::*;
+
+/// Elements from which a nonlinearity is applied on all cores.
+const PARALLEL_FROM: usize = 1 << 16;
 use serde::{Deserialize, Serialize};
 
 /// A layer's nonlinearity.
@@ -19,9 +23,25 @@ impl Activation {
     /// f(a) for a matrix of pre-activations.
     pub fn apply(self, pre: &Array2<f32>) -> Array2<f32> {
         match self {
-            Activation::Tanh => pre.mapv(fast_tanh),
-            Activation::Relu => pre.mapv(|v| v.max(0.0)),
+            Activation::Tanh => map_on_all_cores(pre, fast_tanh),
+            Activation::Relu => map_on_all_cores(pre, |v| v.max(0.0)),
             Activation::Identity => pre.clone(),
+        }
+    }
+
+    /// f'(a) of one unit, given its pre-activation and activation.
+    #[inline]
+    pub fn slope(self, pre: f32, post: f32) -> f32 {
+        match self {
+            Activation::Tanh => 1.0 - post * post,
+            Activation::Relu => {
+                if pre > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Activation::Identity => 1.0,
         }
     }
 
@@ -32,6 +52,25 @@ impl Activation {
             Activation::Relu => pre.mapv(|a| if a > 0.0 { 1.0 } else { 0.0 }),
             Activation::Identity => Array2::ones(pre.raw_dim()),
         }
+    }
+}
+
+/// `f` applied to every element; large maps (a convolution's) on all cores. Generic, so that
+/// `f` is inlined and vectorised.
+fn map_on_all_cores(pre: &Array2<f32>, f: impl Fn(f32) -> f32 + Sync) -> Array2<f32> {
+    match pre.as_slice() {
+        Some(values) if values.len() >= PARALLEL_FROM => {
+            let mut out = vec![0.0f32; values.len()];
+            out.par_chunks_mut(PARALLEL_FROM)
+                .zip(values.par_chunks(PARALLEL_FROM))
+                .for_each(|(out, values)| {
+                    for (o, &v) in out.iter_mut().zip(values) {
+                        *o = f(v);
+                    }
+                });
+            Array2::from_shape_vec(pre.raw_dim(), out).expect("same size")
+        }
+        _ => pre.mapv(f),
     }
 }
 

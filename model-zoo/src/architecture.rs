@@ -13,6 +13,9 @@ pub struct ConvStage {
     pub channels: usize,
     /// Kernel size.
     pub kernel: usize,
+    /// Zeros on every side of the input (0: valid; (kernel - 1) / 2: same size).
+    #[serde(default)]
+    pub padding: usize,
 }
 
 /// Network family; the hidden dense sizes and the nonlinearity live beside it in the config.
@@ -38,10 +41,12 @@ impl Architecture {
                 ConvStage {
                     channels: 32,
                     kernel: 5,
+                    padding: 0,
                 },
                 ConvStage {
                     channels: 64,
                     kernel: 5,
+                    padding: 0,
                 },
             ],
         }
@@ -74,9 +79,11 @@ impl Architecture {
                 Network::mlp(&sizes, activation, seed)
             }
             Architecture::Cnn { stages } => {
-                let convs: Vec<(usize, usize)> =
-                    stages.iter().map(|s| (s.channels, s.kernel)).collect();
-                Network::cnn(image, &convs, &dense, activation, seed)
+                let convs: Vec<(usize, usize, usize)> = stages
+                    .iter()
+                    .map(|s| (s.channels, s.kernel, s.padding))
+                    .collect();
+                Network::padded_cnn(image, &convs, &dense, activation, seed)
             }
         }
     }

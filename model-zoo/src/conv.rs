@@ -1,11 +1,14 @@
 //! Convolution as a matrix product. Images are stored channels-last: one example is a row of
 //! `height · width · channels` values in (y, x, c) order, so a batch is `(batch, h·w·c)` and
-//! the same memory read as `(batch·h·w, c)` holds one pixel per row. A "valid" k×k convolution
-//! with stride 1 becomes `cols · Wᵀ` with `cols = im2col(input)`, one row per output pixel and
-//! one column per (ky, kx, c) tap; its input gradient is `col2im(δ · W)`. Max pooling over
+//! the same memory read as `(batch·h·w, c)` holds one pixel per row. A k×k convolution with
+//! stride 1 and `padding` zeros on every side ("valid" without, "same" with (k-1)/2) becomes
+//! `cols · Wᵀ` with `cols = im2col(input)`, one row per output pixel and one column per
+//! (ky, kx, c) tap, taps that fall in the padding being 0; its input gradient is
+//! `col2im(δ · W)`. Max pooling over
 //! non-overlapping p×p windows keeps the index of each window's winner for the backward pass.
 
 use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The input geometry and hyper-parameters of a convolutional layer.
@@ -17,8 +20,11 @@ pub struct ConvGeometry {
     pub width: usize,
     /// Input channels.
     pub channels: usize,
-    /// Square kernel size (valid convolution, stride 1).
+    /// Square kernel size (stride 1).
     pub kernel: usize,
+    /// Zeros added on every side of the input (0: a valid convolution).
+    #[serde(default)]
+    pub padding: usize,
     /// Square max-pooling window and stride after the nonlinearity (1: no pooling).
     pub pool: usize,
 }
@@ -26,9 +32,13 @@ pub struct ConvGeometry {
 impl ConvGeometry {
     /// Height and width of the convolution's output (before pooling).
     pub fn conv_size(&self) -> (usize, usize) {
+        let (h, w) = (
+            self.height + 2 * self.padding,
+            self.width + 2 * self.padding,
+        );
         (
-            self.height + 1 - self.kernel.min(self.height + 1),
-            self.width + 1 - self.kernel.min(self.width + 1),
+            h + 1 - self.kernel.min(h + 1),
+            w + 1 - self.kernel.min(w + 1),
         )
     }
 
@@ -51,11 +61,21 @@ impl ConvGeometry {
                 "{self:?}: kernel, channels and pool must be positive"
             ));
         }
-        if self.kernel > self.height || self.kernel > self.width {
+        if self.kernel > self.height + 2 * self.padding
+            || self.kernel > self.width + 2 * self.padding
+        {
             return Err(format!(
-                "a {k}x{k} kernel does not fit a {}x{} input",
+                "a {k}x{k} kernel does not fit a {}x{} input padded by {}",
                 self.height,
                 self.width,
+                self.padding,
+                k = self.kernel
+            ));
+        }
+        if self.padding >= self.kernel {
+            return Err(format!(
+                "padding {} must be smaller than the {k}x{k} kernel",
+                self.padding,
                 k = self.kernel
             ));
         }
@@ -69,58 +89,83 @@ impl ConvGeometry {
     }
 }
 
-/// `(batch, h·w·c)` images to `(batch·oh·ow, k·k·c)` patches.
+/// The taps of output column `ox` that fall inside the image: `kx` in `lo..hi`, reading input
+/// columns from `ox + lo - padding` on.
+fn inside_taps(g: &ConvGeometry, ox: usize) -> (usize, usize) {
+    let lo = g.padding.saturating_sub(ox);
+    let hi = g.kernel.min(g.width + g.padding - ox);
+    (lo, hi.max(lo))
+}
+
+/// `(batch, h·w·c)` images to `(batch·oh·ow, k·k·c)` patches (0 where a tap is in the padding).
 pub fn im2col(input: ArrayView2<f32>, g: &ConvGeometry) -> Array2<f32> {
     let (oh, ow) = g.conv_size();
-    let (k, c) = (g.kernel, g.channels);
+    let (k, c, p) = (g.kernel, g.channels, g.padding);
     let batch = input.nrows();
     let input = input.as_standard_layout();
     let data = input.as_slice().expect("standard layout");
-    let mut cols = Vec::with_capacity(batch * oh * ow * k * k * c);
+    let patch_len = k * k * c;
+    let mut cols = vec![0.0f32; batch * oh * ow * patch_len];
     let image_len = g.height * g.width * c;
-    for image in data.chunks_exact(image_len) {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                for ky in 0..k {
-                    let start = ((oy + ky) * g.width + ox) * c;
-                    cols.extend_from_slice(&image[start..start + k * c]);
+    // Images are independent: split them over the cores.
+    cols.par_chunks_mut(oh * ow * patch_len)
+        .zip(data.par_chunks_exact(image_len))
+        .for_each(|(image_cols, image)| {
+            let mut patches = image_cols.chunks_exact_mut(patch_len);
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let patch = patches.next().expect("one patch per output pixel");
+                    let (lo, hi) = inside_taps(g, ox);
+                    for ky in 0..k {
+                        let Some(iy) = (oy + ky).checked_sub(p).filter(|&y| y < g.height) else {
+                            continue;
+                        };
+                        let start = (iy * g.width + ox + lo - p) * c;
+                        patch[(ky * k + lo) * c..(ky * k + hi) * c]
+                            .copy_from_slice(&image[start..start + (hi - lo) * c]);
+                    }
                 }
             }
-        }
-    }
-    Array2::from_shape_vec((batch * oh * ow, k * k * c), cols).expect("sizes computed")
+        });
+    Array2::from_shape_vec((batch * oh * ow, patch_len), cols).expect("sizes computed")
 }
 
 /// The adjoint of [`im2col`]: sums patch gradients `(batch·oh·ow, k·k·c)` back onto
-/// `(batch, h·w·c)` images.
+/// `(batch, h·w·c)` images (taps in the padding are dropped).
 pub fn col2im(cols: ArrayView2<f32>, g: &ConvGeometry, batch: usize) -> Array2<f32> {
     let (oh, ow) = g.conv_size();
-    let (k, c) = (g.kernel, g.channels);
+    let (k, c, p) = (g.kernel, g.channels, g.padding);
     let image_len = g.height * g.width * c;
     let cols = cols.as_standard_layout();
     let patches = cols.as_slice().expect("standard layout");
     let mut out = vec![0.0f32; batch * image_len];
     let patch_len = k * k * c;
-    for (b, image) in out.chunks_exact_mut(image_len).enumerate() {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let row = (b * oh + oy) * ow + ox;
-                let patch = &patches[row * patch_len..(row + 1) * patch_len];
-                for ky in 0..k {
-                    let start = ((oy + ky) * g.width + ox) * c;
-                    let src = &patch[ky * k * c..(ky + 1) * k * c];
-                    for (dst, v) in image[start..start + k * c].iter_mut().zip(src) {
-                        *dst += v;
+    out.par_chunks_exact_mut(image_len)
+        .enumerate()
+        .for_each(|(b, image)| {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let row = (b * oh + oy) * ow + ox;
+                    let patch = &patches[row * patch_len..(row + 1) * patch_len];
+                    let (lo, hi) = inside_taps(g, ox);
+                    for ky in 0..k {
+                        let Some(iy) = (oy + ky).checked_sub(p).filter(|&y| y < g.height) else {
+                            continue;
+                        };
+                        let start = (iy * g.width + ox + lo - p) * c;
+                        let src = &patch[(ky * k + lo) * c..(ky * k + hi) * c];
+                        for (dst, v) in image[start..start + (hi - lo) * c].iter_mut().zip(src) {
+                            *dst += v;
+                        }
                     }
                 }
             }
-        }
-    }
+        });
     Array2::from_shape_vec((batch, image_len), out).expect("sizes computed")
 }
 
 /// Max pooling of `(batch·oh·ow, c)` feature maps to `(batch, ph·pw·c)`, with the flat index
-/// into the input of every output's winner.
+/// into the input of every output's winner (the first of a window's equal maxima).
 pub fn max_pool(maps: &Array2<f32>, g: &ConvGeometry, batch: usize) -> (Array2<f32>, Vec<u32>) {
     let (oh, ow) = g.conv_size();
     let (ph, pw) = g.pooled_size();
@@ -128,29 +173,46 @@ pub fn max_pool(maps: &Array2<f32>, g: &ConvGeometry, batch: usize) -> (Array2<f
     let c = maps.ncols();
     let maps = maps.as_standard_layout();
     let data = maps.as_slice().expect("standard layout");
-    let mut out = Vec::with_capacity(batch * ph * pw * c);
-    let mut winners = Vec::with_capacity(batch * ph * pw * c);
-    for b in 0..batch {
-        for py in 0..ph {
-            for px in 0..pw {
-                for ch in 0..c {
-                    let mut best = f32::NEG_INFINITY;
-                    let mut best_at = 0usize;
-                    for dy in 0..p {
-                        for dx in 0..p {
-                            let at = (((b * oh) + py * p + dy) * ow + px * p + dx) * c + ch;
-                            if data[at] > best || dy + dx == 0 {
-                                best = data[at];
-                                best_at = at;
+    let mut out = vec![0.0f32; batch * ph * pw * c];
+    let mut winners = vec![0u32; batch * ph * pw * c];
+    // Each output pixel's channels are contiguous, and so are each input pixel's: compare whole
+    // channel rows, window position by window position; images on all cores.
+    out.par_chunks_mut(ph * pw * c)
+        .zip(winners.par_chunks_mut(ph * pw * c))
+        .enumerate()
+        .for_each(|(b, (image_out, image_winners))| {
+            for (cell, (best, best_at)) in image_out
+                .chunks_exact_mut(c)
+                .zip(image_winners.chunks_exact_mut(c))
+                .enumerate()
+            {
+                let (py, px) = (cell / pw, cell % pw);
+                for dy in 0..p {
+                    for dx in 0..p {
+                        let pixel = ((b * oh) + py * p + dy) * ow + px * p + dx;
+                        let row = &data[pixel * c..(pixel + 1) * c];
+                        if dy + dx == 0 {
+                            best.copy_from_slice(row);
+                            for (ch, at) in best_at.iter_mut().enumerate() {
+                                *at = (pixel * c + ch) as u32;
                             }
+                            continue;
+                        }
+                        for (ch, ((best, best_at), &v)) in
+                            best.iter_mut().zip(best_at.iter_mut()).zip(row).enumerate()
+                        {
+                            let better = v > *best;
+                            *best = if better { v } else { *best };
+                            *best_at = if better {
+                                (pixel * c + ch) as u32
+                            } else {
+                                *best_at
+                            };
                         }
                     }
-                    out.push(best);
-                    winners.push(best_at as u32);
                 }
             }
-        }
-    }
+        });
     let pooled = Array2::from_shape_vec((batch, ph * pw * c), out).expect("sizes computed");
     (pooled, winners)
 }
@@ -181,6 +243,7 @@ mod tests {
             width: 5,
             channels: 2,
             kernel: 3,
+            padding: 0,
             pool: 1,
         }
     }
@@ -208,6 +271,42 @@ mod tests {
         assert_eq!(cols[[row, col]], ((3 * 5 + 3) * 2 + 1) as f32);
     }
 
+    /// With padding, the adjoint still holds and padded taps read zeros.
+    #[test]
+    fn padded_im2col_is_zero_outside_and_col2im_its_adjoint() {
+        let g = ConvGeometry {
+            padding: 1,
+            ..geometry()
+        };
+        assert_eq!(g.conv_size(), (6, 5));
+        let (oh, ow) = g.conv_size();
+        let x = Array2::from_shape_fn((2, 60), |(i, j)| ((i * 61 + j * 7) % 13) as f32 - 6.0);
+        let cols = im2col(x.view(), &g);
+        assert_eq!(cols.dim(), (2 * oh * ow, 18));
+        // Output pixel (0, 0): taps with ky = 0 or kx = 0 are in the padding.
+        for ky in 0..3 {
+            for kx in 0..3 {
+                for ch in 0..2 {
+                    let v = cols[[0, (ky * 3 + kx) * 2 + ch]];
+                    if ky == 0 || kx == 0 {
+                        assert_eq!(v, 0.0);
+                    } else {
+                        assert_eq!(v, x[[0, ((ky - 1) * 5 + kx - 1) * 2 + ch]]);
+                    }
+                }
+            }
+        }
+        // Last output pixel of the second image: taps with ky = 2 or kx = 2 are padding.
+        let last = 2 * oh * ow - 1;
+        assert_eq!(cols[[last, (2 * 3 + 1) * 2]], 0.0);
+        assert_eq!(cols[[last, 5 * 2 + 1]], 0.0);
+        assert_eq!(cols[[last, 4 * 2 + 1]], x[[1, (5 * 5 + 4) * 2 + 1]]);
+        let y = Array2::from_shape_fn(cols.raw_dim(), |(i, j)| ((i * 5 + j * 3) % 11) as f32);
+        let lhs = (&cols * &y).sum();
+        let rhs = (&x * &col2im(y.view(), &g, 2)).sum();
+        assert_eq!(lhs, rhs);
+    }
+
     fn ow_index(g: &ConvGeometry, y: usize, x: usize) -> usize {
         y * g.conv_size().1 + x
     }
@@ -219,6 +318,7 @@ mod tests {
             width: 5,
             channels: 1,
             kernel: 2,
+            padding: 0,
             pool: 2,
         };
         let maps = Array2::from_shape_fn((16, 1), |(i, _)| ((i * 7) % 16) as f32);
@@ -244,5 +344,10 @@ mod tests {
             ..geometry()
         };
         assert!(g.check().unwrap_err().contains("does not fit"));
+        let g = ConvGeometry {
+            padding: 3,
+            ..geometry()
+        };
+        assert!(g.check().unwrap_err().contains("smaller than"));
     }
 }

@@ -3,6 +3,7 @@
 //! | concept | module |
 //! |---|---|
 //! | nonlinearities | [`activation`] |
+//! | training-time augmentation (random crop, flip) | [`augment`] |
 //! | architectures as configs name them | [`architecture`] |
 //! | networks (MLP, CNN) and their forward pass | [`network`] |
 //! | convolution as im2col + GEMM, pooling | [`conv`] |
@@ -11,6 +12,7 @@
 //! | optimizers | [`optim`] |
 //! | alignment with the true gradient | [`alignment`] |
 //! | the training loop | [`train`] |
+//! | training presets (`quick`, `standard`) as configs | [`preset`] |
 //! | checkpoints (safetensors) and the zoo manifest | [`checkpoint`], [`manifest`] |
 //! | the interface of scorable models, streaming extraction | [`model`] |
 //! | zoo networks as models | [`zoo_model`] |
@@ -22,6 +24,7 @@ extern crate blas_src;
 pub mod activation;
 pub mod alignment;
 pub mod architecture;
+pub mod augment;
 pub mod checkpoint;
 pub mod conv;
 mod error;
@@ -31,12 +34,14 @@ pub mod model;
 pub mod network;
 pub mod onnx;
 pub mod optim;
+pub mod preset;
 pub mod rules;
 pub mod train;
 pub mod zoo_model;
 
 pub use activation::Activation;
 pub use architecture::Architecture;
+pub use augment::Augmentation;
 pub use error::{Result, ZooError};
 pub use model::{
     Activations, ExtractionOptions, LayerInfo, LayerRecord, Model, RandomProjection, extract,
@@ -44,6 +49,10 @@ pub use model::{
 pub use network::{Forward, Layer, LayerKind, Network};
 pub use onnx::OnnxModel;
 pub use optim::{LrSchedule, OptimizerConfig};
+pub use preset::Preset;
 pub use rules::{LearningRule, RuleConfig, Updates};
-pub use train::{EpochRecord, LabelledData, TrainConfig, Trained, evaluate, train};
+pub use train::{
+    ChannelNormalization, EpochRecord, LabelledData, TrainConfig, Trained, TrainingData, evaluate,
+    train,
+};
 pub use zoo_model::ZooModel;

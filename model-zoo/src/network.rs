@@ -13,10 +13,11 @@
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
-use crate::conv::{ConvGeometry, col2im, im2col, max_pool, unpool};
+use crate::conv::{ConvGeometry, col2im, im2col, max_pool};
 use crate::error::{Result, ZooError};
 
 /// What a layer computes before its nonlinearity.
@@ -143,8 +144,9 @@ impl Network {
     }
 
     /// A convolutional network on `(height, width, channels)` images: `convs` as
-    /// (output channels, kernel) pairs, each followed by f and 2×2 max pooling (`conv1`, …),
-    /// then dense layers of `dense` sizes (`fc1`, …) whose last is the output.
+    /// (output channels, kernel) pairs of valid convolutions, each followed by f and 2×2 max
+    /// pooling (`conv1`, …), then dense layers of `dense` sizes (`fc1`, …) whose last is the
+    /// output.
     pub fn cnn(
         image: (usize, usize, usize),
         convs: &[(usize, usize)],
@@ -152,7 +154,20 @@ impl Network {
         hidden: Activation,
         seed: u64,
     ) -> Result<Network> {
-        if dense.is_empty() || dense.contains(&0) || convs.iter().any(|&(c, _)| c == 0) {
+        let convs: Vec<(usize, usize, usize)> = convs.iter().map(|&(c, k)| (c, k, 0)).collect();
+        Network::padded_cnn(image, &convs, dense, hidden, seed)
+    }
+
+    /// [`Network::cnn`] with (output channels, kernel, padding) per convolution: padding
+    /// (k - 1) / 2 keeps the image size ("same" convolutions).
+    pub fn padded_cnn(
+        image: (usize, usize, usize),
+        convs: &[(usize, usize, usize)],
+        dense: &[usize],
+        hidden: Activation,
+        seed: u64,
+    ) -> Result<Network> {
+        if dense.is_empty() || dense.contains(&0) || convs.iter().any(|&(c, _, _)| c == 0) {
             return Err(ZooError::Config(format!(
                 "a CNN needs positive channel counts and at least one dense layer, got {convs:?} and {dense:?}"
             )));
@@ -162,7 +177,7 @@ impl Network {
 
     fn build(
         image: Option<(usize, usize, usize)>,
-        convs: &[(usize, usize)],
+        convs: &[(usize, usize, usize)],
         dense: &[usize],
         flat_inputs: usize,
         hidden: Activation,
@@ -172,12 +187,13 @@ impl Network {
         let mut layers = vec![];
         let mut features = flat_inputs;
         if let Some((mut height, mut width, mut channels)) = image {
-            for (i, &(out, kernel)) in convs.iter().enumerate() {
+            for (i, &(out, kernel, padding)) in convs.iter().enumerate() {
                 let g = ConvGeometry {
                     height,
                     width,
                     channels,
                     kernel,
+                    padding,
                     pool: 2,
                 };
                 g.check()
@@ -277,6 +293,13 @@ impl Network {
         };
         let layers = self.layers.iter().map(|l| match l.kind {
             LayerKind::Dense => format!("fc{}", l.weight.nrows()),
+            LayerKind::Conv(g) if g.padding > 0 => format!(
+                "conv{k}x{k}x{}p{}/{}",
+                l.weight.nrows(),
+                g.padding,
+                g.pool,
+                k = g.kernel
+            ),
             LayerKind::Conv(g) => {
                 format!("conv{k}x{k}x{}/{}", l.weight.nrows(), g.pool, k = g.kernel)
             }
@@ -328,9 +351,13 @@ impl Network {
             post: Vec::with_capacity(n),
             pool_winners: Vec::with_capacity(n),
         };
-        let mut h = x.to_owned();
         for l in 0..n {
-            let (input, mut a) = self.drive(l, h.view());
+            let below = if l == 0 {
+                x
+            } else {
+                forward.post[l - 1].view()
+            };
+            let (input, mut a) = self.drive(l, below);
             if let Some(noise) = perturbations {
                 a += &noise[l];
             }
@@ -340,10 +367,46 @@ impl Network {
             forward.pre.push(a);
             forward.act.push(act);
             forward.pool_winners.push(winners);
-            h = out.clone();
             forward.post.push(out);
         }
         Ok(forward)
+    }
+
+    /// The logits alone of a forward pass with `perturbations[l]` added to the
+    /// pre-activations of layer l, keeping no intermediate results (for perturbation rules,
+    /// which need only the loss). The pass starts from `first_pre`, the first layer's
+    /// unperturbed pre-activations `(rows, units)` (which every perturbed copy of a batch
+    /// shares, so they are computed once).
+    pub fn output_perturbed(
+        &self,
+        first_pre: &Array2<f32>,
+        perturbations: &[Array2<f32>],
+    ) -> Result<Array2<f32>> {
+        let first = &self.layers[0];
+        if perturbations.len() != self.layers.len()
+            || first_pre.ncols() != first.weight.nrows()
+            || first_pre.nrows() % first.positions() != 0
+        {
+            return Err(ZooError::Shape(format!(
+                "{} perturbations and first-layer pre-activations of shape {:?} for a network of {} layers whose first has {} units",
+                perturbations.len(),
+                first_pre.dim(),
+                self.layers.len(),
+                first.weight.nrows()
+            )));
+        }
+        let batch = first_pre.nrows() / first.positions();
+        let mut h = Array2::zeros((0, 0));
+        for (l, noise) in perturbations.iter().enumerate() {
+            let mut a = if l == 0 {
+                first_pre + noise
+            } else {
+                self.drive(l, h.view()).1 + noise
+            };
+            a = self.layers[l].activation.apply(&a);
+            h = self.layer_output(l, &a, batch).0;
+        }
+        Ok(h)
     }
 
     /// Layer l's matrix input (im2col patches for a convolution) and its feedforward
@@ -354,7 +417,15 @@ impl Network {
             LayerKind::Dense => h.to_owned(),
             LayerKind::Conv(g) => im2col(h, &g),
         };
-        let a = input.dot(&layer.weight.t()) + layer.bias.view().insert_axis(Axis(0));
+        // The biases first, then the product added onto them: one pass over the output.
+        let mut a = layer
+            .bias
+            .view()
+            .insert_axis(Axis(0))
+            .broadcast((input.nrows(), layer.bias.len()))
+            .expect("one bias per output")
+            .to_owned();
+        ndarray::linalg::general_mat_mul(1.0, &input, &layer.weight.t(), 1.0, &mut a);
         (input, a)
     }
 
@@ -399,19 +470,20 @@ impl Network {
         gradient: &Array2<f32>,
     ) -> Array2<f32> {
         let layer = &self.layers[l];
-        let slope = layer
-            .activation
-            .derivative(&forward.pre[l], &forward.act[l]);
         match layer.kind {
-            LayerKind::Dense => gradient * &slope,
-            LayerKind::Conv(_) => {
-                unpool(
-                    gradient,
-                    &forward.pool_winners[l],
-                    slope.nrows(),
-                    slope.ncols(),
-                ) * slope
+            LayerKind::Dense => {
+                gradient
+                    * &layer
+                        .activation
+                        .derivative(&forward.pre[l], &forward.act[l])
             }
+            LayerKind::Conv(_) => unpool_through(
+                gradient,
+                &forward.pool_winners[l],
+                &forward.pre[l],
+                &forward.act[l],
+                layer.activation,
+            ),
         }
     }
 
@@ -491,4 +563,37 @@ impl Network {
                 ))
             })
     }
+}
+
+/// The error signal on a pooled layer's pre-activations: each pooled gradient routed to its
+/// window's winner (the adjoint of max pooling) times f' there; every other unit gets 0.
+fn unpool_through(
+    gradient: &Array2<f32>,
+    winners: &[u32],
+    pre: &Array2<f32>,
+    act: &Array2<f32>,
+    activation: Activation,
+) -> Array2<f32> {
+    let mut out = Array2::zeros(pre.raw_dim());
+    let flat = out.as_slice_mut().expect("fresh array");
+    let pre = pre.as_slice().expect("standard layout");
+    let act = act.as_slice().expect("standard layout");
+    let examples = gradient.nrows();
+    let gradient = gradient.as_standard_layout();
+    let gradient = gradient.as_slice().expect("standard layout");
+    // Each example's winners lie in its own rows: examples on all cores.
+    let per_example_in = gradient.len() / examples.max(1);
+    let per_example_out = flat.len() / examples.max(1);
+    flat.par_chunks_mut(per_example_out)
+        .zip(gradient.par_chunks(per_example_in))
+        .zip(winners.par_chunks(per_example_in))
+        .enumerate()
+        .for_each(|(e, ((rows, gradient), winners))| {
+            let offset = e * per_example_out;
+            for (g, &at) in gradient.iter().zip(winners) {
+                let at = at as usize;
+                rows[at - offset] += g * activation.slope(pre[at], act[at]);
+            }
+        });
+    out
 }

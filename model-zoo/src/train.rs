@@ -1,7 +1,8 @@
-//! The training loop: seeded shuffles, mini-batches, a rule's updates, an optimizer step, and
+//! The training loop: seeded shuffles, mini-batches (augmented and assembled on a thread of
+//! their own, ahead of the step that needs them), a rule's updates, an optimizer step, and
 //! per-epoch loss, accuracy and gradient alignment. Same seed, same machine: same weights.
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, ArrayView4, Axis};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::activation::Activation;
 use crate::alignment::cosine_per_layer;
 use crate::architecture::Architecture;
+use crate::augment::Augmentation;
 use crate::error::{Result, ZooError};
 use crate::loss::cross_entropy;
 use crate::network::Network;
@@ -49,6 +51,47 @@ impl LabelledData {
         })
     }
 
+    /// Flattens `(n, h, w, c)` 8-bit colour images to channels-last rows, each channel scaled
+    /// to [0, 1] and then standardised by `normalization` when given.
+    pub fn from_rgb_images(
+        images: ArrayView4<u8>,
+        labels: Vec<u8>,
+        normalization: Option<&ChannelNormalization>,
+    ) -> Result<LabelledData> {
+        let (n, h, w, c) = images.dim();
+        if labels.len() != n {
+            return Err(ZooError::Shape(format!(
+                "{} labels for {n} images",
+                labels.len()
+            )));
+        }
+        if let Some(norm) = normalization
+            && (norm.mean.len() != c || norm.std.len() != c)
+        {
+            return Err(ZooError::Shape(format!(
+                "a normalisation of {} channels for images of {c}",
+                norm.mean.len()
+            )));
+        }
+        let images = images.as_standard_layout();
+        let pixels = images.as_slice().expect("standard layout");
+        let mut x = Vec::with_capacity(pixels.len());
+        for pixel in pixels.chunks_exact(c) {
+            for (ch, &v) in pixel.iter().enumerate() {
+                let v = f32::from(v) / 255.0;
+                x.push(match normalization {
+                    Some(norm) => (v - norm.mean[ch]) / norm.std[ch],
+                    None => v,
+                });
+            }
+        }
+        Ok(LabelledData {
+            x: Array2::from_shape_vec((n, h * w * c), x).expect("n·h·w·c values"),
+            image: (h, w, c),
+            y: labels,
+        })
+    }
+
     /// The first `n` examples.
     pub fn head(&self, n: usize) -> LabelledData {
         let n = n.min(self.y.len());
@@ -60,9 +103,114 @@ impl LabelledData {
     }
 }
 
+/// The data set a network is trained on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum TrainingData {
+    /// Fashion-MNIST, 28×28 grayscale in [0, 1].
+    #[default]
+    #[serde(rename = "fashion-mnist")]
+    FashionMnist,
+    /// CIFAR-10, 32×32 RGB standardised per channel by the training set's statistics.
+    #[serde(rename = "cifar10")]
+    Cifar10,
+}
+
+impl TrainingData {
+    /// `fashion-mnist` or `cifar10`, as configs and the command line name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrainingData::FashionMnist => "fashion-mnist",
+            TrainingData::Cifar10 => "cifar10",
+        }
+    }
+
+    /// The short tag in model names: `fmnist` or `cifar` (`bp-cifar-cnn`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            TrainingData::FashionMnist => "fmnist",
+            TrainingData::Cifar10 => "cifar",
+        }
+    }
+
+    /// Image shape `(height, width, channels)` and classes.
+    pub fn shape(self) -> ((usize, usize, usize), usize) {
+        match self {
+            TrainingData::FashionMnist => ((28, 28, 1), 10),
+            TrainingData::Cifar10 => ((32, 32, 3), 10),
+        }
+    }
+}
+
+impl std::str::FromStr for TrainingData {
+    type Err = ZooError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "fashion-mnist" => Ok(TrainingData::FashionMnist),
+            "cifar10" => Ok(TrainingData::Cifar10),
+            other => Err(ZooError::Config(format!(
+                "unknown data set '{other}' (data sets: fashion-mnist, cifar10)"
+            ))),
+        }
+    }
+}
+
+/// Per-channel standardisation of [0, 1] pixels, (v - mean) / std, as measured on a training
+/// set; models see every image, stimuli included, this way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelNormalization {
+    /// Mean per channel.
+    pub mean: Vec<f32>,
+    /// Standard deviation per channel.
+    pub std: Vec<f32>,
+}
+
+impl ChannelNormalization {
+    /// The mean and standard deviation of each channel of `(n, h, w, c)` 8-bit images scaled to
+    /// [0, 1], accumulated in f64.
+    pub fn measure(images: ArrayView4<u8>) -> ChannelNormalization {
+        let c = images.dim().3;
+        let (mut sum, mut squares, mut count) = (vec![0u64; c], vec![0u64; c], 0u64);
+        for pixel in images
+            .as_standard_layout()
+            .as_slice()
+            .expect("standard layout")
+            .chunks_exact(c)
+        {
+            for (ch, &v) in pixel.iter().enumerate() {
+                sum[ch] += u64::from(v);
+                squares[ch] += u64::from(v) * u64::from(v);
+            }
+            count += 1;
+        }
+        let n = count.max(1) as f64;
+        let mean: Vec<f64> = sum.iter().map(|&s| s as f64 / n / 255.0).collect();
+        let std = squares
+            .iter()
+            .zip(&mean)
+            .map(|(&q, m)| ((q as f64 / n / 65025.0 - m * m).max(0.0).sqrt()) as f32)
+            .collect();
+        ChannelNormalization {
+            mean: mean.into_iter().map(|m| m as f32).collect(),
+            std,
+        }
+    }
+}
+
 /// Everything that determines a training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrainConfig {
+    /// The training data.
+    #[serde(default)]
+    pub data: TrainingData,
+    /// How the pixels were standardised (none: [0, 1] intensities).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalization: Option<ChannelNormalization>,
+    /// Augmentation of training images (none by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub augmentation: Option<Augmentation>,
     /// Network family (an MLP when absent).
     #[serde(default)]
     pub architecture: Architecture,
@@ -86,6 +234,7 @@ pub struct TrainConfig {
     /// Measure alignment with the true gradient every this many steps (0: never).
     pub alignment_every: usize,
     /// Stop each epoch after this many steps (quick runs and tests).
+    #[serde(default)]
     pub max_steps_per_epoch: Option<usize>,
 }
 
@@ -94,6 +243,9 @@ impl TrainConfig {
     /// cosine to 1e-5 over the epochs, batch 128.
     pub fn mlp_default(rule: RuleConfig, epochs: usize, seed: u64) -> Self {
         TrainConfig {
+            data: TrainingData::FashionMnist,
+            normalization: None,
+            augmentation: None,
             architecture: Architecture::Mlp,
             hidden: vec![256, 256, 256],
             activation: Activation::Tanh,
@@ -120,22 +272,6 @@ impl TrainConfig {
             hidden: vec![256],
             activation: Activation::Tanh,
             ..TrainConfig::mlp_default(rule, epochs, seed)
-        }
-    }
-
-    /// The default config of an architecture by name (`mlp` or `cnn`).
-    pub fn default_for(
-        architecture: &str,
-        rule: RuleConfig,
-        epochs: usize,
-        seed: u64,
-    ) -> Result<Self> {
-        match architecture {
-            "mlp" => Ok(TrainConfig::mlp_default(rule, epochs, seed)),
-            "cnn" => Ok(TrainConfig::cnn_default(rule, epochs, seed)),
-            other => Err(ZooError::Config(format!(
-                "unknown architecture '{other}' (expected mlp or cnn)"
-            ))),
         }
     }
 }
@@ -192,44 +328,62 @@ pub fn train(
     let mut optimizer = Optimizer::new(config.optimizer, &net);
     let mut shuffle_rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(2));
     let mut rule_rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(3));
+    let mut augment_rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(4));
     let mut order: Vec<usize> = (0..train.y.len()).collect();
     let mut history = vec![];
     for epoch in 1..=config.epochs {
         optimizer.set_lr_factor(config.lr_schedule.factor(epoch - 1, config.epochs));
         order.shuffle(&mut shuffle_rng);
-        let (mut loss_sum, mut correct, mut seen, mut steps) = (0.0f64, 0usize, 0usize, 0usize);
+        let steps_this_epoch = order
+            .len()
+            .div_ceil(config.batch_size)
+            .min(config.max_steps_per_epoch.unwrap_or(usize::MAX));
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         let mut alignment_sum = vec![0.0f64; net.layers.len()];
         let mut alignment_count = 0usize;
-        for batch in order.chunks(config.batch_size) {
-            if config.max_steps_per_epoch.is_some_and(|max| steps >= max) {
-                break;
-            }
-            let x = train.x.select(Axis(0), batch);
-            let y: Vec<u8> = batch.iter().map(|&i| train.y[i]).collect();
-            let forward = net.forward(x.view())?;
-            let (loss, right) = cross_entropy(forward.output(), &y);
-            if !loss.is_finite() {
-                return Err(ZooError::Diverged(format!(
-                    "loss is {loss} at epoch {epoch}, step {steps}"
-                )));
-            }
-            let updates = rule.updates(&net, &forward, &y, &mut rule_rng)?;
-            if config.alignment_every > 0 && steps % config.alignment_every == 0 {
-                let gradient = Backprop::gradient(&net, &forward, &y);
-                for (sum, c) in alignment_sum
-                    .iter_mut()
-                    .zip(cosine_per_layer(&updates, &gradient))
-                {
-                    *sum += f64::from(c);
+        // Batches are gathered and augmented on their own thread, two ahead of the step.
+        let (sender, batches) = std::sync::mpsc::sync_channel::<(Array2<f32>, Vec<u8>)>(2);
+        let augment_rng = &mut augment_rng;
+        let order = &order;
+        std::thread::scope(|scope| -> Result<()> {
+            scope.spawn(move || {
+                for batch in order.chunks(config.batch_size).take(steps_this_epoch) {
+                    let mut x = train.x.select(Axis(0), batch);
+                    if let Some(augmentation) = &config.augmentation {
+                        augmentation.apply(&mut x, train.image, augment_rng);
+                    }
+                    let y: Vec<u8> = batch.iter().map(|&i| train.y[i]).collect();
+                    if sender.send((x, y)).is_err() {
+                        break;
+                    }
                 }
-                alignment_count += 1;
+            });
+            for (steps, (x, y)) in batches.into_iter().enumerate() {
+                let forward = net.forward(x.view())?;
+                let (loss, right) = cross_entropy(forward.output(), &y);
+                if !loss.is_finite() {
+                    return Err(ZooError::Diverged(format!(
+                        "loss is {loss} at epoch {epoch}, step {steps}"
+                    )));
+                }
+                let updates = rule.updates(&net, &forward, &y, &mut rule_rng)?;
+                if config.alignment_every > 0 && steps % config.alignment_every == 0 {
+                    let gradient = Backprop::gradient(&net, &forward, &y);
+                    for (sum, c) in alignment_sum
+                        .iter_mut()
+                        .zip(cosine_per_layer(&updates, &gradient))
+                    {
+                        *sum += f64::from(c);
+                    }
+                    alignment_count += 1;
+                }
+                optimizer.step(&mut net, &updates);
+                loss_sum += f64::from(loss) * y.len() as f64;
+                correct += right;
+                seen += y.len();
             }
-            optimizer.step(&mut net, &updates);
-            loss_sum += f64::from(loss) * y.len() as f64;
-            correct += right;
-            seen += y.len();
-            steps += 1;
-        }
+            Ok(())
+        })?;
         let (test_loss, test_accuracy) = evaluate(&net, test.x.view(), &test.y)?;
         let record = EpochRecord {
             epoch,

@@ -16,21 +16,31 @@ pub struct ZooModel {
 
 impl ZooModel {
     /// Wraps `net`. A convolutional network knows its input image; a network that starts with
-    /// a dense layer reads flattened square grayscale images (784 inputs: 1x28x28), and any
-    /// other input size is refused.
+    /// a dense layer reads flattened square images, grayscale when its input count is a square
+    /// (784: 1x28x28) and RGB, channels-last, when it is three times one (3072: 3x32x32; no
+    /// count is both, as √3 is irrational); any other input size is refused.
     pub fn new(net: Network) -> Result<ZooModel> {
         net.check()?;
+        let square_side = |n: usize| {
+            let side = (n as f64).sqrt().round() as usize;
+            (side * side == n).then_some(side)
+        };
         let image = match net.layers[0].kind {
             LayerKind::Conv(g) => [g.channels, g.height, g.width],
             LayerKind::Dense => {
                 let n = net.n_inputs();
-                let side = (n as f64).sqrt().round() as usize;
-                if side * side != n {
-                    return Err(ZooError::Shape(format!(
-                        "a dense network with {n} inputs does not read square grayscale images"
-                    )));
+                match (
+                    square_side(n),
+                    (n % 3 == 0).then(|| square_side(n / 3)).flatten(),
+                ) {
+                    (Some(side), _) => [1, side, side],
+                    (None, Some(side)) => [3, side, side],
+                    (None, None) => {
+                        return Err(ZooError::Shape(format!(
+                            "a dense network with {n} inputs reads neither square grayscale nor square RGB images"
+                        )));
+                    }
                 }
-                [1, side, side]
             }
         };
         Ok(ZooModel { net, image })

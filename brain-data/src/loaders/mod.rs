@@ -1,5 +1,6 @@
 //! One module per dataset, turning its files into typed assemblies.
 
+pub mod cifar10;
 pub mod cowley2023;
 pub mod fashion_mnist;
 pub mod kriegeskorte2008;

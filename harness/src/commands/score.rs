@@ -234,6 +234,15 @@ fn default_efficientnet() -> Option<PathBuf> {
     path.is_file().then_some(path)
 }
 
+/// What scoring needs to know of a zoo network beyond its activations.
+struct ZooInfo {
+    network: model_zoo::Network,
+    /// Its training data (geometry probe, input format).
+    data: model_zoo::TrainingData,
+    /// How its training images were standardised; stimuli are shown the same way.
+    normalization: Option<model_zoo::ChannelNormalization>,
+}
+
 /// A model opened for scoring.
 struct Candidate {
     name: String,
@@ -241,10 +250,8 @@ struct Candidate {
     architecture: String,
     model: Box<dyn Model>,
     layers: Vec<String>,
-    /// Zoo networks read [0, 1] gray pixels; others get the benchmark's preprocessing.
-    zoo: bool,
-    /// The zoo network itself (for its Jacobian).
-    network: Option<model_zoo::Network>,
+    /// For a zoo network: the network itself (for its Jacobian) and its training data.
+    zoo: Option<ZooInfo>,
     preprocessing: Option<Preprocessing>,
     record: ModelRecord,
 }
@@ -282,7 +289,7 @@ pub fn execute(
 
     // Train (or reuse) and open the models.
     let mut candidates: Vec<Option<Candidate>> = Vec::with_capacity(config.models.len());
-    let mut fashion: Option<(model_zoo::LabelledData, model_zoo::LabelledData)> = None;
+    let mut training_sets = crate::training_data::Loaded::new(store);
     let train_bar = bar(
         config.models.len(),
         "{msg:24} [{bar:30}] model {pos}/{len} {elapsed}",
@@ -296,9 +303,8 @@ pub fn execute(
         candidates.push(Some(open_candidate(
             spec,
             config,
-            store,
             zoo,
-            &mut fashion,
+            &mut training_sets,
             &train_bar,
         )?));
     }
@@ -350,7 +356,7 @@ pub fn execute(
             if !pairs.contains(&(m, b)) {
                 continue;
             }
-            if !candidate.zoo && onnx_runtime.is_none() {
+            if candidate.zoo.is_none() && onnx_runtime.is_none() {
                 onnx_runtime = model_zoo::onnx::runtime::loaded_library().ok();
             }
             let preprocessing = preprocessing_for(&benchmark.preprocessing, candidate)?;
@@ -490,8 +496,7 @@ pub fn execute(
         &mut candidates,
         &pairs,
         config,
-        store,
-        &mut fashion,
+        &mut training_sets,
         &mut geometry,
     )?;
     let datasets: Vec<&str> = benchmarks
@@ -522,15 +527,14 @@ pub fn execute(
     })
 }
 
-/// Geometry of each zoo network on a balanced Fashion-MNIST probe (its training task's
-/// classes) and the Jacobian alignment of its layers; computed by the shard that holds the
-/// model's first benchmark, so that shards do not repeat it.
+/// Geometry of each zoo network on a balanced probe of its training data's test images (its
+/// training task's classes) and the Jacobian alignment of its layers; computed by the shard
+/// that holds the model's first benchmark, so that shards do not repeat it.
 fn zoo_geometry(
     candidates: &mut [Option<Candidate>],
     pairs: &[(usize, usize)],
     config: &RunConfig,
-    store: &DataStore,
-    fashion: &mut Option<(model_zoo::LabelledData, model_zoo::LabelledData)>,
+    training_sets: &mut crate::training_data::Loaded,
     geometry: &mut Vec<reports::GeometryRow>,
 ) -> Result<Vec<reports::JacobianRow>> {
     let started = Instant::now();
@@ -538,17 +542,15 @@ fn zoo_geometry(
     let mut measured = 0;
     for (m, candidate) in candidates.iter().enumerate() {
         let Some(candidate) = candidate else { continue };
-        let Some(net) = &candidate.network else {
+        let Some(zoo) = &candidate.zoo else {
             continue;
         };
+        let net = &zoo.network;
         if !pairs.contains(&(m, 0)) {
             continue;
         }
-        if fashion.is_none() {
-            *fashion = Some(super::train::fashion_mnist_sets(store)?);
-        }
-        let (_, test) = fashion.as_ref().expect("just loaded");
-        let (probe, labels) = crate::geometry::fashion_probe(test);
+        let sets = training_sets.get(zoo.data)?;
+        let (probe, labels) = crate::geometry::class_probe(&sets.test);
         let subject = crate::geometry::Subject {
             model: &candidate.name,
             rule: &candidate.rule,
@@ -561,7 +563,8 @@ fn zoo_geometry(
             names.iter().copied().zip(forward.post.iter()),
             &labels,
             &format!(
-                "fashion-mnist test ({} per class)",
+                "{} test ({} per class)",
+                zoo.data.name(),
                 crate::geometry::PROBE_PER_CLASS
             ),
             config.seed,
@@ -571,7 +574,7 @@ fn zoo_geometry(
     }
     if measured > 0 {
         eprintln!(
-            "geometry: {measured} zoo models on Fashion-MNIST in {:.0} s",
+            "geometry: {measured} zoo models on their training data's test images in {:.0} s",
             started.elapsed().as_secs_f64()
         );
     }
@@ -733,9 +736,8 @@ fn extract(
 fn open_candidate(
     spec: &ModelSpec,
     config: &RunConfig,
-    store: &DataStore,
     zoo: &Path,
-    fashion: &mut Option<(model_zoo::LabelledData, model_zoo::LabelledData)>,
+    training_sets: &mut crate::training_data::Loaded,
     progress: &ProgressBar,
 ) -> Result<Candidate> {
     let from_zoo = |z: zoo_cache::ZooNetwork| -> Result<Candidate> {
@@ -765,29 +767,49 @@ fn open_candidate(
             architecture: z.arch,
             model: Box::new(model),
             layers,
-            zoo: true,
-            network: Some(network),
+            zoo: Some(ZooInfo {
+                network,
+                data: z.config.data,
+                normalization: z.config.normalization.clone(),
+            }),
             preprocessing: None,
         })
     };
     match spec {
-        ModelSpec::Zoo { rule, arch, epochs } => {
-            progress.set_message(format!("{rule}-{arch}"));
-            let training = zoo_cache::training_config(rule, arch, *epochs, config.seed)?;
-            let network = zoo_cache::trained(
-                zoo,
-                &training,
-                || {
-                    if fashion.is_none() {
-                        *fashion = Some(super::train::fashion_mnist_sets(store)?);
-                    }
-                    Ok(fashion.clone().expect("just loaded"))
-                },
-                progress,
-            )?;
-            from_zoo(network)
+        ModelSpec::Zoo {
+            rule,
+            arch,
+            dataset,
+            preset,
+            epochs,
+        } => {
+            let request = zoo_cache::ZooRequest {
+                data: *dataset,
+                preset,
+                rule,
+                arch,
+                epochs: *epochs,
+                seed: config.seed,
+            };
+            progress.set_message(format!("{rule}-{}-{arch}", dataset.tag()));
+            let sets = training_sets.get(*dataset)?;
+            let training = zoo_cache::training_config(&request, &sets)?;
+            from_zoo(zoo_cache::trained(zoo, &training, &sets, progress)?)
         }
-        ModelSpec::Untrained { arch } => from_zoo(zoo_cache::untrained(arch, config.seed)?),
+        ModelSpec::Untrained { arch, dataset } => {
+            let request = zoo_cache::ZooRequest {
+                data: *dataset,
+                preset: "quick",
+                rule: "bp",
+                arch,
+                epochs: None,
+                seed: config.seed,
+            };
+            let sets = training_sets.get(*dataset)?;
+            from_zoo(zoo_cache::untrained(zoo_cache::training_config(
+                &request, &sets,
+            )?)?)
+        }
         ModelSpec::Checkpoint { path } => {
             let (net, training) = model_zoo::checkpoint::load(path)?;
             let name = path.parent().and_then(|p| p.file_name()).map_or_else(
@@ -847,8 +869,7 @@ fn open_candidate(
                 rule,
                 model: Box::new(model),
                 layers,
-                zoo: false,
-                network: None,
+                zoo: None,
                 preprocessing: preprocessing.clone(),
             })
         }
@@ -887,8 +908,8 @@ fn default_onnx_layers(available: &[model_zoo::LayerInfo]) -> Vec<String> {
 }
 
 /// The stimuli's preprocessing for a model: its own when configured, else the benchmark's
-/// fitted to the model's input size and channels; zoo networks, trained on Fashion-MNIST's
-/// [0, 1] pixels, get no normalisation.
+/// fitted to the model's input size and channels; zoo networks get their training data's
+/// standardisation (CIFAR-10's channel statistics), or none ([0, 1] Fashion-MNIST pixels).
 fn preprocessing_for(base: &Preprocessing, candidate: &Candidate) -> Result<Preprocessing> {
     if let Some(p) = &candidate.preprocessing {
         return Ok(p.clone());
@@ -910,8 +931,24 @@ fn preprocessing_for(base: &Preprocessing, candidate: &Candidate) -> Result<Prep
             candidate.name
         ),
     };
-    if candidate.zoo {
-        p.normalization = None;
+    if let Some(zoo) = &candidate.zoo {
+        p.normalization = match &zoo.normalization {
+            None => None,
+            Some(n) if n.mean.is_empty() || n.std.is_empty() => {
+                bail!(
+                    "{}: its training config has an empty normalisation",
+                    candidate.name
+                )
+            }
+            // One channel's statistics serve all three.
+            Some(n) => {
+                let three = |v: &[f32]| [0, 1, 2].map(|i| *v.get(i).unwrap_or(&v[0]));
+                Some(brain_data::Normalization {
+                    mean: three(&n.mean),
+                    std: three(&n.std),
+                })
+            }
+        };
     }
     Ok(p)
 }

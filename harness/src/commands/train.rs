@@ -1,73 +1,47 @@
-//! `harness train`: train one network under one learning rule on Fashion-MNIST, write its
-//! checkpoint (and its ONNX export), per-epoch history and config, and record it in the zoo
-//! manifest.
+//! `harness train`: train one network under one learning rule on CIFAR-10 or Fashion-MNIST,
+//! write its checkpoint (and its ONNX export), per-epoch history and config, and record it in
+//! the zoo manifest.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use brain_data::Catalog;
-use brain_data::loaders::fashion_mnist::{self, Part};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use model_zoo::manifest::{Manifest, ManifestEntry};
-use model_zoo::rules::deep_feedback_control::DfcOptions;
-use model_zoo::rules::neural_manifold_noise_correlation::ManifoldOptions;
-use model_zoo::rules::perturbation::PerturbationOptions;
-use model_zoo::{EpochRecord, LabelledData, RuleConfig, TrainConfig};
+use model_zoo::{EpochRecord, Preset, RuleConfig, TrainConfig, TrainingData};
 
 use super::data::DataArgs;
-
-/// Learning rules by their command-line names.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum RuleName {
-    /// Backpropagation.
-    Bp,
-    /// Feedback alignment.
-    Fa,
-    /// Direct feedback alignment.
-    Dfa,
-    /// Sign symmetry.
-    Ss,
-    /// Noise correlation (node perturbation).
-    Nc,
-    /// Neural manifold noise correlation.
-    Nmnc,
-    /// Deep feedback control.
-    Dfc,
-}
-
-/// Architectures by their command-line names.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ArchName {
-    /// 784-256-256-256-10 tanh MLP.
-    Mlp,
-    /// conv 5x5x32 - pool - conv 5x5x64 - pool - fc 256 - fc 10, tanh.
-    Cnn,
-}
 
 /// Arguments of `harness train`.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Learning rule.
-    #[arg(long, value_enum)]
-    rule: RuleName,
-    /// Architecture (default mlp, or the config's).
-    #[arg(long, value_enum)]
-    arch: Option<ArchName>,
-    /// Epochs (default 40, or the config's).
+    /// Learning rule: bp, fa, dfa, ss, nc, nmnc or dfc.
+    #[arg(long)]
+    rule: String,
+    /// Training data: cifar10 or fashion-mnist (default cifar10, or the config's).
+    #[arg(long)]
+    dataset: Option<TrainingData>,
+    /// Architecture: cnn or mlp (default: cnn on cifar10, mlp on fashion-mnist, or the
+    /// config's).
+    #[arg(long)]
+    arch: Option<String>,
+    /// Preset: quick (the default run's zoo) or standard (the full comparison; the default).
+    #[arg(long, conflicts_with = "config")]
+    preset: Option<String>,
+    /// The quick preset (same as --preset quick).
+    #[arg(long, hide = true, conflicts_with_all = ["preset", "config"])]
+    quick: bool,
+    /// Epochs (default: the preset's or the config's).
     #[arg(long)]
     epochs: Option<usize>,
     /// Seed (default 1, or the config's).
     #[arg(long)]
     seed: Option<u64>,
-    /// A YAML TrainConfig (arch, hidden, activation, rule, optimizer, batch_size, epochs, seed,
-    /// …); --rule, --epochs and --seed override it (the config's rule options are kept when it
-    /// names the same rule).
+    /// A YAML TrainConfig (data, architecture, hidden, activation, rule, optimizer,
+    /// batch_size, epochs, seed, …) in place of a preset; --rule, --epochs and --seed override
+    /// it (the config's rule options are kept when it names the same rule).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Quick preset: 2 epochs of at most 150 steps.
-    #[arg(long)]
-    quick: bool,
     /// NC/NMNC: antithetic perturbation pairs per example and step.
     #[arg(long)]
     perturbations: Option<usize>,
@@ -79,18 +53,27 @@ pub struct TrainArgs {
     data: DataArgs,
 }
 
-/// Trains, writes the outputs, and updates the manifest.
-pub fn run(args: &TrainArgs) -> Result<()> {
-    let config = config_from(args)?;
-    let store = args.data.store()?;
-    let (train_set, test_set) = fashion_mnist_sets(&store)?;
-
-    let name = format!(
-        "{}-{}-s{}",
+/// The name of a trained zoo network: rule, data set, architecture and seed
+/// (`bp-cifar-cnn-s1`).
+pub fn model_name(config: &TrainConfig) -> String {
+    format!(
+        "{}-{}-{}-s{}",
         config.rule.name(),
+        config.data.tag(),
         config.architecture.name(),
         config.seed
-    );
+    )
+}
+
+/// Trains, writes the outputs, and updates the manifest.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let mut config = config_from(args)?;
+    let store = args.data.store()?;
+    let sets = crate::training_data::load(&store, config.data)?;
+    config.normalization = sets.normalization.clone();
+    let (train_set, test_set) = (&sets.train, &sets.test);
+
+    let name = model_name(&config);
     let zoo = match &args.zoo {
         Some(dir) => dir.clone(),
         None => store.cache_dir().join("zoo"),
@@ -104,10 +87,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     bar.set_message(name.clone());
     // Jacobian–manifold alignment of every hidden layer after each epoch, on a fixed
     // balanced probe of test images.
-    let (probe, _) = crate::geometry::fashion_probe(&test_set);
+    let (probe, _) = crate::geometry::class_probe(test_set);
     let mut over_training: Vec<(usize, reports::JacobianRow)> = vec![];
     let mut alignment_error = None;
-    let trained = model_zoo::train(&config, &train_set, &test_set, |r: &EpochRecord, net| {
+    let started = std::time::Instant::now();
+    let trained = model_zoo::train(&config, train_set, test_set, |r: &EpochRecord, net| {
         bar.inc(1);
         let subject = crate::geometry::Subject {
             model: &name,
@@ -134,14 +118,15 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         // Printed even when the bar is hidden (not a terminal), so logs keep the history.
         bar.suspend(|| {
             eprintln!(
-                "epoch {:>3}: train loss {:.4} acc {:.4} | test loss {:.4} acc {:.4} | alignment {:?} | Jacobian in top-10 PCs: {}",
+                "epoch {:>3}: train loss {:.4} acc {:.4} | test loss {:.4} acc {:.4} | alignment {:?} | Jacobian in top-10 PCs: {} | {:.0} s",
                 r.epoch,
                 r.train_loss,
                 r.train_accuracy,
                 r.test_loss,
                 r.test_accuracy,
                 r.alignment.iter().map(|a| format!("{a:.3}")).collect::<Vec<_>>(),
-                at_ten.join(", ")
+                at_ten.join(", "),
+                started.elapsed().as_secs_f64()
             )
         });
     })
@@ -178,7 +163,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         name: name.clone(),
         rule: config.rule.name().to_string(),
         architecture: trained.net.describe(),
-        data: "fashion-mnist".into(),
+        data: config.data.name().into(),
         seed: config.seed,
         epochs: config.epochs,
         test_accuracy: last.test_accuracy,
@@ -187,9 +172,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     });
     manifest.save(&manifest_path)?;
     println!(
-        "{name}: test accuracy {:.4} after {} epochs; checkpoint {} (and {}); manifest {}",
+        "{name}: test accuracy {:.4} after {} epochs in {:.0} s; checkpoint {} (and {}); manifest {}",
         last.test_accuracy,
         config.epochs,
+        started.elapsed().as_secs_f64(),
         checkpoint.display(),
         onnx.display(),
         manifest_path.display()
@@ -197,69 +183,31 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// The default options of a rule by its short name (`bp`, `fa`, …); `perturbations` sets
-/// NC's and NMNC's antithetic pairs per example and step.
-pub fn rule_config(name: &str, perturbations: Option<usize>) -> Result<RuleConfig> {
-    Ok(match name {
-        "bp" => RuleConfig::Bp,
-        "fa" => RuleConfig::Fa,
-        "dfa" => RuleConfig::Dfa,
-        "ss" => RuleConfig::SignSymmetry,
-        "nc" => RuleConfig::Nc(PerturbationOptions {
-            perturbations: perturbations.unwrap_or(PerturbationOptions::default().perturbations),
-            ..PerturbationOptions::default()
-        }),
-        "nmnc" => {
-            let mut options = ManifoldOptions::default();
-            if let Some(k) = perturbations {
-                options.perturbation.perturbations = k;
-            }
-            RuleConfig::Nmnc(options)
-        }
-        "dfc" => RuleConfig::Dfc(DfcOptions::default()),
-        other => bail!("unknown rule '{other}' (rules: bp, fa, dfa, ss, nc, nmnc, dfc)"),
-    })
+/// The default architecture of a data set: the CIFAR convnet, Fashion-MNIST's MLP.
+pub fn default_arch(data: TrainingData) -> &'static str {
+    match data {
+        TrainingData::Cifar10 => "cnn",
+        TrainingData::FashionMnist => "mlp",
+    }
 }
 
-/// The quick preset: 2 epochs of at most 150 steps.
-pub fn make_quick(config: &mut TrainConfig) {
-    config.epochs = 2;
-    config.max_steps_per_epoch = Some(150);
-    config.alignment_every = 25;
-}
-
-/// Fashion-MNIST's training and test sets.
-pub fn fashion_mnist_sets(store: &brain_data::DataStore) -> Result<(LabelledData, LabelledData)> {
-    let catalog = Catalog::builtin();
-    let load = |part| -> Result<LabelledData> {
-        let d = fashion_mnist::load(store, &catalog, part).context("loading Fashion-MNIST")?;
-        Ok(LabelledData::from_u8_images(&d.images, d.labels)?)
-    };
-    Ok((load(Part::Train)?, load(Part::Test)?))
+/// Sets NC's and NMNC's antithetic pairs per example and step.
+fn set_perturbations(rule: &mut RuleConfig, perturbations: usize) {
+    match rule {
+        RuleConfig::Nc(options) => options.perturbations = perturbations,
+        RuleConfig::Nmnc(options) => options.perturbation.perturbations = perturbations,
+        _ => {}
+    }
 }
 
 fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
-    let rule_name = match args.rule {
-        RuleName::Bp => "bp",
-        RuleName::Fa => "fa",
-        RuleName::Dfa => "dfa",
-        RuleName::Ss => "ss",
-        RuleName::Nc => "nc",
-        RuleName::Nmnc => "nmnc",
-        RuleName::Dfc => "dfc",
-    };
-    let rule = rule_config(rule_name, args.perturbations)?;
-    let arch = args.arch.map(|a| match a {
-        ArchName::Mlp => "mlp",
-        ArchName::Cnn => "cnn",
-    });
     let mut config = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
             let mut c: TrainConfig = serde_norway::from_str(&text)
                 .with_context(|| format!("{}: not a valid training config", path.display()))?;
-            if let Some(arch) = arch
+            if let Some(arch) = &args.arch
                 && arch != c.architecture.name()
             {
                 bail!(
@@ -268,16 +216,41 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
                     c.architecture.name()
                 );
             }
-            // The config's own rule options stand when it names the same rule.
-            if c.rule.name() != rule.name() {
-                c.rule = rule;
+            if let Some(data) = args.dataset
+                && data != c.data
+            {
+                bail!(
+                    "{}: the config trains on {}, but --dataset {} was given",
+                    path.display(),
+                    c.data.name(),
+                    data.name()
+                );
+            }
+            // The config's own rule options stand when it names the same rule; another rule
+            // comes with the standard preset's options.
+            if c.rule.name() != args.rule {
+                c.rule = Preset::builtin(c.data, "standard")?
+                    .config(&args.rule, c.architecture.name())?
+                    .rule;
             }
             c
         }
-        None => TrainConfig::default_for(arch.unwrap_or("mlp"), rule, 40, 1)?,
+        None => {
+            let data = args.dataset.unwrap_or(TrainingData::Cifar10);
+            let preset = match (&args.preset, args.quick) {
+                (Some(p), _) => p.as_str(),
+                (None, true) => "quick",
+                (None, false) => "standard",
+            };
+            let arch = args.arch.as_deref().unwrap_or(default_arch(data));
+            Preset::builtin(data, preset)?.config(&args.rule, arch)?
+        }
     };
-    if args.quick {
-        make_quick(&mut config);
+    if let Some(k) = args.perturbations {
+        if k == 0 {
+            bail!("--perturbations must be at least 1");
+        }
+        set_perturbations(&mut config.rule, k);
     }
     if let Some(e) = args.epochs {
         config.epochs = e;

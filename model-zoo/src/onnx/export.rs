@@ -74,7 +74,7 @@ pub fn export(model: &mut ZooModel, metadata: &[(String, String)]) -> Result<Vec
                     "Conv",
                     &[&current, &weight, &bias],
                     &pre,
-                    vec![ints("kernel_shape", &[k, k])],
+                    vec![ints("kernel_shape", &[k, k]), ints("pads", &[g.padding; 4])],
                 ));
                 let activated = if g.pool > 1 {
                     format!("{name}/act")

@@ -39,6 +39,7 @@ use ndarray_linalg::{Eig, Inverse, Solve};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{LearningRule, Updates, propagate_error, random_feedback};
@@ -104,7 +105,7 @@ pub enum FeedbackNoise {
 
 /// DFC options.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct DfcOptions {
     /// λ, the step from the output towards lower loss that the controller enforces.
     pub target_step: f32,
@@ -225,11 +226,11 @@ impl DeepFeedbackControl {
     /// One feedback-learning update of Q on this batch (see the module documentation); a no-op
     /// for fixed feedback.
     pub fn learn_feedback(&mut self, net: &Network, forward: &Forward) -> Result<()> {
-        let jacobian = jacobian_rows(net, forward);
+        let jacobian = Jacobian::of(net, forward);
         self.learn_feedback_with(&jacobian)
     }
 
-    fn learn_feedback_with(&mut self, jacobian: &[Vec<Array2<f32>>]) -> Result<()> {
+    fn learn_feedback_with(&mut self, jacobian: &Jacobian) -> Result<()> {
         let FeedbackWeights::Trained {
             lr,
             noise,
@@ -241,13 +242,13 @@ impl DeepFeedbackControl {
             return Ok(());
         };
         let effective = alpha / (1.0 + self.options.proportional_gain * alpha);
-        let jq = controlled_gain(jacobian, &self.feedback);
+        let jq = controlled_gain(&jacobian.rows, &self.feedback);
         let gradients = match noise {
             FeedbackNoise::Expected => {
                 expected_feedback_gradients(jacobian, &self.feedback, &jq, effective)?
             }
             FeedbackNoise::Sampled { sigma } => {
-                self.sampled_feedback_gradients(jacobian, &jq, effective, sigma)?
+                self.sampled_feedback_gradients(&jacobian.rows, &jq, effective, sigma)?
             }
         };
         for (q, gradient) in self.feedback.iter_mut().zip(gradients) {
@@ -405,6 +406,47 @@ struct ControlledState {
     inputs: Vec<Array2<f32>>,
 }
 
+/// The Jacobian of a batch, and each example's J_b J_bᵀ (summed over layers), which feedback
+/// learning needs at every one of its steps on the same batch.
+struct Jacobian {
+    rows: Vec<Vec<Array2<f32>>>,
+    /// `(classes, classes)` per example.
+    row_products: Vec<Array2<f32>>,
+}
+
+impl Jacobian {
+    fn of(net: &Network, forward: &Forward) -> Jacobian {
+        let rows = jacobian_rows(net, forward);
+        let row_products = row_products(&rows);
+        Jacobian { rows, row_products }
+    }
+}
+
+/// Each example's J_b J_bᵀ = Σᵢ Jᵢ,b Jᵢ,bᵀ from dot products of Jacobian rows; examples on all
+/// cores.
+fn row_products(rows: &[Vec<Array2<f32>>]) -> Vec<Array2<f32>> {
+    let classes = rows.len();
+    let batch = rows[0][0].nrows();
+    (0..batch)
+        .into_par_iter()
+        .map(|b| {
+            let mut jjt = Array2::<f32>::zeros((classes, classes));
+            for (k, row_k) in rows.iter().enumerate() {
+                for (k2, row_k2) in rows.iter().enumerate().skip(k) {
+                    let v: f32 = row_k
+                        .iter()
+                        .zip(row_k2)
+                        .map(|(a, c)| a.row(b).dot(&c.row(b)))
+                        .sum();
+                    jjt[[k, k2]] = v;
+                    jjt[[k2, k]] = v;
+                }
+            }
+            jjt
+        })
+        .collect()
+}
+
 /// Rows of every layer's Jacobian ∂r_L/∂vᵢ at the feedforward state: `rows[k][i]` is
 /// `(batch, unitsᵢ)`, row k of each example's Jᵢ (backprop of the k-th unit output error).
 fn jacobian_rows(net: &Network, forward: &Forward) -> Vec<Vec<Array2<f32>>> {
@@ -441,7 +483,7 @@ fn controlled_gain(jacobian: &[Vec<Array2<f32>>], feedback: &[Array2<f32>]) -> A
 /// G_b = (J_b Q + α I)⁻¹ J_b, from u = −G ε and vᴬ = Q u + ε. Examples whose controller is
 /// unstable are left out, as in [`solve_controls`].
 fn expected_feedback_gradients(
-    jacobian: &[Vec<Array2<f32>>],
+    jacobian: &Jacobian,
     feedback: &[Array2<f32>],
     jq: &Array3<f32>,
     alpha: f32,
@@ -462,29 +504,43 @@ fn expected_feedback_gradients(
             stable += 1;
         }
     }
-    let mut g_gt = Array2::<f32>::zeros((classes, classes));
-    let mut mean_gt: Vec<Array2<f32>> = feedback
+    // Σ_b G_b G_bᵀ = Σ_b A_b⁻¹ (J_b J_bᵀ) A_b⁻ᵀ.
+    let per_example: Vec<Array2<f32>> = jacobian
+        .row_products
         .iter()
-        .map(|q| Array2::zeros(q.raw_dim()))
+        .enumerate()
+        .map(|(b, jjt)| {
+            let inv = inverse.slice(s![b, .., ..]);
+            inv.dot(jjt).dot(&inv.t())
+        })
         .collect();
-    for (layer, sum) in mean_gt.iter_mut().enumerate() {
-        let units = jacobian[0][layer].ncols();
-        let mut j_b = Array2::<f32>::zeros((classes, units));
-        for b in 0..batch {
-            for (k, rows) in jacobian.iter().enumerate() {
-                j_b.row_mut(k).assign(&rows[layer].row(b));
-            }
-            let g_b = inverse.slice(s![b, .., ..]).dot(&j_b);
-            g_gt += &g_b.dot(&g_b.t());
-            *sum += &g_b.t();
-        }
+    let mut g_gt = Array2::<f32>::zeros((classes, classes));
+    for m in &per_example {
+        g_gt += m;
     }
+    // Σ_b G_bᵀ = Σ_k (rows k of every example's J)ᵀ · C_k with C_k[b, j] = (A_b⁻¹)[j, k]: one
+    // GEMM per class and layer.
+    let columns: Vec<Array2<f32>> = (0..classes)
+        .map(|k| inverse.slice(s![.., .., k]).to_owned())
+        .collect();
     let n = stable.max(1) as f32;
     g_gt /= n;
     Ok(feedback
         .iter()
-        .zip(mean_gt)
-        .map(|(q, sum)| q.dot(&g_gt) - sum / n)
+        .enumerate()
+        .map(|(layer, q)| {
+            let mut sum = Array2::<f32>::zeros(q.raw_dim());
+            for (k, c_k) in columns.iter().enumerate() {
+                ndarray::linalg::general_mat_mul(
+                    1.0,
+                    &jacobian.rows[k][layer].t(),
+                    c_k,
+                    1.0,
+                    &mut sum,
+                );
+            }
+            q.dot(&g_gt) - sum / n
+        })
         .collect())
 }
 
@@ -592,7 +648,7 @@ impl LearningRule for DeepFeedbackControl {
         _: &mut ChaCha8Rng,
     ) -> Result<Updates> {
         self.options.check()?;
-        let jacobian = jacobian_rows(net, forward);
+        let jacobian = Jacobian::of(net, forward);
         if !self.pretrained {
             if let FeedbackWeights::Trained { pretrain_steps, .. } = self.options.feedback {
                 for _ in 0..pretrain_steps {
@@ -601,7 +657,7 @@ impl LearningRule for DeepFeedbackControl {
             }
             self.pretrained = true;
         }
-        let state = self.controlled_state(net, forward, labels, &jacobian)?;
+        let state = self.controlled_state(net, forward, labels, &jacobian.rows)?;
         let scale = -1.0 / (self.options.target_step * forward.batch as f32);
         let deltas: Vec<Array2<f32>> = net
             .layers

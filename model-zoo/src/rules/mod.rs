@@ -77,6 +77,7 @@ pub enum RuleConfig {
     /// Direct feedback alignment.
     Dfa,
     /// Sign-symmetric feedback.
+    #[serde(rename = "ss", alias = "sign_symmetry")]
     SignSymmetry,
     /// Node perturbation with isotropic noise.
     Nc(perturbation::PerturbationOptions),

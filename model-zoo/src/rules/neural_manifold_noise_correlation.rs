@@ -12,10 +12,9 @@
 use ndarray::{Array1, Array2, Axis, s};
 use ndarray_linalg::{Eigh, UPLO};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
-use super::perturbation::{PerturbationOptions, estimate_updates};
+use super::perturbation::{PerturbationOptions, estimate_updates, gaussian};
 use super::{LearningRule, Updates};
 use crate::error::{Result, ZooError};
 use crate::network::{Forward, Network};
@@ -32,6 +31,7 @@ pub enum SubspaceSize {
 
 /// NMNC options.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ManifoldOptions {
     /// Perturbations and noise scale.
     pub perturbation: PerturbationOptions,
@@ -159,8 +159,7 @@ impl LearningRule for NeuralManifoldNoiseCorrelation {
             self.refresh()?;
         }
         self.steps += 1;
-        let normal =
-            Normal::new(0.0f32, self.options.perturbation.sigma).expect("sigma checked positive");
+        let sigma = self.options.perturbation.sigma;
         let bases = &self.bases;
         estimate_updates(
             net,
@@ -168,11 +167,7 @@ impl LearningRule for NeuralManifoldNoiseCorrelation {
             labels,
             self.options.perturbation,
             rng,
-            |l, rows, rng| {
-                let z =
-                    Array2::from_shape_simple_fn((rows, bases[l].ncols()), || normal.sample(rng));
-                z.dot(&bases[l].t())
-            },
+            |l, rows, rng| gaussian(rows, bases[l].ncols(), sigma, rng).dot(&bases[l].t()),
         )
     }
 }

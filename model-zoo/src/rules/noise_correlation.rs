@@ -4,11 +4,9 @@
 //! δₗ = (1/K) Σₖ (L(a + ξₖ) - L(a - ξₖ)) / (2σ²) · ξₖ,ₗ, an unbiased but high-variance
 //! estimate of ∂L/∂aₗ whose variance grows with the number of units.
 
-use ndarray::Array2;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Normal};
 
-use super::perturbation::{PerturbationOptions, estimate_updates};
+use super::perturbation::{PerturbationOptions, estimate_updates, gaussian};
 use super::{LearningRule, Updates};
 use crate::error::Result;
 use crate::network::{Forward, Network};
@@ -38,9 +36,9 @@ impl LearningRule for NoiseCorrelation {
         labels: &[u8],
         rng: &mut ChaCha8Rng,
     ) -> Result<Updates> {
-        let normal = Normal::new(0.0f32, self.options.sigma).expect("sigma checked positive");
+        let sigma = self.options.sigma;
         estimate_updates(net, forward, labels, self.options, rng, |l, rows, rng| {
-            Array2::from_shape_simple_fn((rows, net.layers[l].bias.len()), || normal.sample(rng))
+            gaussian(rows, net.layers[l].bias.len(), sigma, rng)
         })
     }
 }
