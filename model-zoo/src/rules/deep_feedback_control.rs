@@ -179,6 +179,18 @@ impl DfcOptions {
     }
 
     /// α̃ = α / (1 + k_p α), the effective leak of the PI controller at steady state.
+    /// Whether feedback learning uses the expectation over its noise, the one step that reads
+    /// each example's J Jᵀ.
+    fn needs_row_products(&self) -> bool {
+        matches!(
+            self.feedback,
+            FeedbackWeights::Trained {
+                noise: FeedbackNoise::Expected,
+                ..
+            }
+        )
+    }
+
     fn effective_alpha(&self) -> f32 {
         self.alpha / (1.0 + self.proportional_gain * self.alpha)
     }
@@ -226,7 +238,7 @@ impl DeepFeedbackControl {
     /// One feedback-learning update of Q on this batch (see the module documentation); a no-op
     /// for fixed feedback.
     pub fn learn_feedback(&mut self, net: &Network, forward: &Forward) -> Result<()> {
-        let jacobian = Jacobian::of(net, forward);
+        let jacobian = Jacobian::of(net, forward, self.options.needs_row_products());
         self.learn_feedback_with(&jacobian)
     }
 
@@ -415,9 +427,15 @@ struct Jacobian {
 }
 
 impl Jacobian {
-    fn of(net: &Network, forward: &Forward) -> Jacobian {
+    /// The rows, and the row products when `products` (only the expected feedback gradient
+    /// reads them).
+    fn of(net: &Network, forward: &Forward, products: bool) -> Jacobian {
         let rows = jacobian_rows(net, forward);
-        let row_products = row_products(&rows);
+        let row_products = if products {
+            row_products(&rows)
+        } else {
+            vec![]
+        };
         Jacobian { rows, row_products }
     }
 }
@@ -648,7 +666,7 @@ impl LearningRule for DeepFeedbackControl {
         _: &mut ChaCha8Rng,
     ) -> Result<Updates> {
         self.options.check()?;
-        let jacobian = Jacobian::of(net, forward);
+        let jacobian = Jacobian::of(net, forward, self.options.needs_row_products());
         if !self.pretrained {
             if let FeedbackWeights::Trained { pretrain_steps, .. } = self.options.feedback {
                 for _ in 0..pretrain_steps {
