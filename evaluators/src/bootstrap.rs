@@ -1,15 +1,13 @@
 //! Bootstrap confidence intervals over stimuli for RSA and CKA (seeded, percentile method).
 
-use ndarray::{Array1, ArrayView2};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use crate::cka::{self, CkaKernel, CkaOptions};
-use crate::compare::{CompareMethod, compare_vectors};
+use crate::cka::CkaOptions;
+use crate::compare::CompareMethod;
 use crate::error::{MetricError, Result};
-use crate::gram;
-use crate::rdm::{Rdm, condensed_index};
+use crate::rdm::Rdm;
+use crate::resampling::{Resamples, cka_replicates, rsa_replicates};
 use crate::stats;
 
 /// Bootstrap settings.
@@ -77,10 +75,6 @@ impl BootstrapOptions {
     }
 }
 
-fn resample(rng: &mut ChaCha8Rng, n: usize) -> Vec<usize> {
-    (0..n).map(|_| rng.random_range(0..n)).collect()
-}
-
 /// Interval for the similarity of two RDMs over the same stimuli. Each resample draws stimuli
 /// with replacement and compares the dissimilarities of all pairs of *distinct* drawn stimuli
 /// (pairs of a stimulus with its own copy have no dissimilarity, as in rsatoolbox).
@@ -91,35 +85,14 @@ pub fn bootstrap_rsa(
     options: BootstrapOptions,
 ) -> Result<ConfidenceInterval> {
     options.validate()?;
-    let n = a.n_stimuli();
-    if b.n_stimuli() != n {
-        return Err(MetricError::ShapeMismatch(format!(
-            "RDMs over {n} and {} stimuli cannot be compared",
-            b.n_stimuli()
-        )));
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    let mut values = Vec::with_capacity(options.n_resamples);
-    for _ in 0..options.n_resamples {
-        let sample = resample(&mut rng, n);
-        let (mut va, mut vb) = (vec![], vec![]);
-        for (p, &i) in sample.iter().enumerate() {
-            for &j in &sample[p + 1..] {
-                if i != j {
-                    let k = condensed_index(n, i.min(j), i.max(j));
-                    va.push(a.condensed()[k]);
-                    vb.push(b.condensed()[k]);
-                }
-            }
-        }
-        if let Ok(v) = compare_vectors(Array1::from(va).view(), Array1::from(vb).view(), method) {
-            values.push(v);
-        }
-    }
+    let resamples = Resamples::draw(a.n_stimuli(), 1, options.n_resamples, options.seed);
+    let values = rsa_replicates(a, std::slice::from_ref(b), &[vec![0]], method, &resamples)?;
     finish(values, options)
 }
 
-/// Interval for CKA between two representations, resampling stimuli (rows) with replacement.
+/// Interval for CKA between two representations, resampling stimuli (rows) with replacement;
+/// kernels are rebuilt from the resampled rows (an RBF kernel's median bandwidth follows the
+/// resample).
 pub fn bootstrap_cka(
     x: ArrayView2<f64>,
     y: ArrayView2<f64>,
@@ -127,37 +100,12 @@ pub fn bootstrap_cka(
     options: BootstrapOptions,
 ) -> Result<ConfidenceInterval> {
     options.validate()?;
-    // Kernels are rebuilt from the resampled rows: linear from the Gram matrix, RBF from the
-    // squared distances so that its median bandwidth follows the resample.
-    let prepare = |m: ArrayView2<f64>, what: &str| cka::kernel_base(m, cka_options.kernel, what);
-    let (kx, ky) = (prepare(x, "x")?, prepare(y, "y")?);
-    crate::checks::ensure_same_stimuli(kx.nrows(), ky.nrows())?;
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    let mut values = Vec::with_capacity(options.n_resamples);
-    for _ in 0..options.n_resamples {
-        let sample = resample(&mut rng, kx.nrows());
-        let (sx, sy) = (
-            gram::select(&kx, &sample, &sample),
-            gram::select(&ky, &sample, &sample),
-        );
-        let (sx, sy) = match cka_options.kernel {
-            CkaKernel::Linear => (sx, sy),
-            CkaKernel::Rbf { threshold } => match (
-                cka::rbf_from_squared_distances(sx, threshold, "x"),
-                cka::rbf_from_squared_distances(sy, threshold, "y"),
-            ) {
-                (Ok(a), Ok(b)) => (a, b),
-                _ => continue,
-            },
-        };
-        if let Ok(v) = cka::cka_from_grams(sx, sy, cka_options.debiased) {
-            values.push(v);
-        }
-    }
-    finish(values, options)
+    let resamples = Resamples::draw(x.nrows(), 1, options.n_resamples, options.seed);
+    finish(cka_replicates(x, y, cka_options, &resamples)?, options)
 }
 
 fn finish(values: Vec<f64>, options: BootstrapOptions) -> Result<ConfidenceInterval> {
+    let values: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
     if values.len() < 2 {
         return Err(MetricError::ZeroVariance {
             what: "the bootstrap resamples".into(),

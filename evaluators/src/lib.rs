@@ -16,6 +16,8 @@
 //! | train/test splits | [`splits`] |
 //! | split-half ceiling, normalisation | [`ceiling`] |
 //! | bootstrap intervals | [`bootstrap`] |
+//! | paired bootstrap replicates on fixed resamples | [`resampling`] |
+//! | intervals, paired tests, Holm correction, best-tied groups | [`inference`] |
 //! | participation ratio, 90 % variance dimension, two-NN intrinsic dimension | [`dimensionality`] |
 //! | manifold capacity, radius, dimension (MFTMA) | [`manifold_capacity`] |
 //! | principal angles, class-manifold and Jacobian alignment | [`subspace_alignment`] |
@@ -29,12 +31,14 @@ pub mod compare;
 pub mod dimensionality;
 mod error;
 mod gram;
+pub mod inference;
 mod linalg;
 pub mod manifold_capacity;
 pub mod noise_ceiling;
 mod pls;
 pub mod predictivity;
 pub mod rdm;
+pub mod resampling;
 mod ridge;
 pub mod spec;
 pub mod splits;
@@ -55,7 +59,8 @@ pub use manifold_capacity::{
 };
 pub use noise_ceiling::{RdmNoiseCeiling, RdmPooling, rdm_noise_ceiling};
 pub use predictivity::{
-    PredictivityScore, Regression, cross_validated_predictivity, predict_held_out,
+    PredictivityScore, Regression, cross_validated_predictivity, held_out_predictions,
+    predict_held_out,
 };
 pub use rdm::{Rdm, RdmMethod, compute_rdm};
 pub use ridge::{RidgeCvCriterion, default_alpha_grid};

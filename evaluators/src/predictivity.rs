@@ -9,6 +9,7 @@ use crate::checks;
 use crate::error::{MetricError, Result};
 use crate::gram;
 use crate::pls::{pls_dual_coefficients, pls_on_splits_feature_form};
+use crate::resampling::HeldOutPredictions;
 use crate::ridge::{self, RidgeCvCriterion};
 use crate::splits::{CrossValidation, Split, shuffle_splits};
 use crate::stats;
@@ -154,6 +155,30 @@ pub fn predictivity_on_splits(
         n_stimuli: x.nrows(),
         components_per_split: matches!(regression, Regression::Pls { .. }).then_some(components),
         alpha_per_split: matches!(regression, Regression::RidgeCv { .. }).then_some(alphas),
+    })
+}
+
+/// The predictions of every split's held-out stimuli for the scored neuroids (what
+/// [`crate::resampling::predictivity_replicates`] resamples), over the same seeded splits
+/// as [`cross_validated_predictivity`].
+pub fn held_out_predictions(
+    x: ArrayView2<f64>,
+    y: ArrayView2<f64>,
+    labels: Option<&[i64]>,
+    regression: &Regression,
+    cv: &CrossValidation,
+) -> Result<HeldOutPredictions> {
+    let splits = shuffle_splits(x.nrows(), labels, cv)?;
+    let prepared = Prepared::new(x, y, regression)?;
+    let predictions = prepared
+        .fit_predict(&splits, regression)?
+        .into_iter()
+        .map(|fit| fit.predictions)
+        .collect();
+    Ok(HeldOutPredictions {
+        splits,
+        predictions,
+        neuroids: prepared.kept,
     })
 }
 

@@ -3,6 +3,7 @@
 
 mod ceilings;
 mod commands;
+mod comparison;
 mod geometry;
 mod npy_input;
 mod run_config;

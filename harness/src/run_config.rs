@@ -40,6 +40,10 @@ pub enum ModelSpec {
         /// Epochs in place of the preset's (every step of each).
         #[serde(default)]
         epochs: Option<usize>,
+        /// Training seeds, each its own network (default: the run's `seed`). The rule's
+        /// score is the mean over seeds; its interval includes the seed variance.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seeds: Option<Vec<u64>>,
     },
     /// A zoo architecture with its random initial weights, the untrained baseline.
     Untrained {
@@ -48,6 +52,9 @@ pub enum ModelSpec {
         /// The data set whose input shape it takes: `cifar10` (default) or `fashion-mnist`.
         #[serde(default = "cifar10")]
         dataset: TrainingData,
+        /// Seeds of the initial weights, one network each (default: the run's `seed`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seeds: Option<Vec<u64>>,
     },
     /// A checkpoint written by `harness train`.
     Checkpoint {
@@ -103,10 +110,36 @@ pub struct RunConfig {
     /// Ceiling normalisation: `raw/ceiling`, `(raw/ceiling)^2` or `raw^2/ceiling`.
     #[serde(default)]
     pub normalization: evaluators::CeilingNormalization,
+    /// Bootstrap intervals and pairwise tests.
+    #[serde(default)]
+    pub statistics: StatisticsConfig,
     /// Output folder.
     #[serde(default = "out")]
     pub out: PathBuf,
 }
+
+/// How the leaderboard's intervals and pairwise tests are computed (seeded by the run's
+/// `seed`; see `harness::comparison`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatisticsConfig {
+    /// Bootstrap resamples per benchmark (shared by every model of the benchmark).
+    pub resamples: usize,
+    /// Coverage of the intervals, and 1 − the significance level of the tests.
+    pub confidence: f64,
+}
+
+impl Default for StatisticsConfig {
+    fn default() -> Self {
+        StatisticsConfig {
+            resamples: 1000,
+            confidence: 0.95,
+        }
+    }
+}
+
+/// The training seeds of the default run's zoo networks and untrained baselines.
+pub const DEFAULT_SEEDS: [u64; 2] = [1, 2];
 
 fn one() -> u64 {
     1
@@ -119,6 +152,21 @@ fn projection() -> usize {
 }
 fn out() -> PathBuf {
     PathBuf::from("cortexbench-results")
+}
+
+/// Refuses an empty or repeating seed list.
+fn check_seeds(seeds: Option<&[u64]>, model: &str) -> Result<()> {
+    let Some(seeds) = seeds else { return Ok(()) };
+    if seeds.is_empty() {
+        bail!("{model}: seeds is empty; leave it out to use the run's seed");
+    }
+    let mut sorted = seeds.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if sorted.len() != seeds.len() {
+        bail!("{model}: seeds {seeds:?} repeat a seed");
+    }
+    Ok(())
 }
 
 impl RunConfig {
@@ -134,11 +182,13 @@ impl RunConfig {
                 dataset: TrainingData::Cifar10,
                 preset: quick(),
                 epochs: None,
+                seeds: Some(DEFAULT_SEEDS.to_vec()),
             })
             .collect();
         models.push(ModelSpec::Untrained {
             arch: "cnn".into(),
             dataset: TrainingData::Cifar10,
+            seeds: Some(DEFAULT_SEEDS.to_vec()),
         });
         if let Some(path) = efficientnet {
             models.push(ModelSpec::Onnx {
@@ -158,6 +208,7 @@ impl RunConfig {
             batch_size: batch(),
             projection_dim: projection(),
             normalization: Default::default(),
+            statistics: StatisticsConfig::default(),
             out: out(),
         }
     }
@@ -182,6 +233,18 @@ impl RunConfig {
         if self.batch_size == 0 {
             bail!("batch_size must be at least 1");
         }
+        if self.statistics.resamples < 100 {
+            bail!(
+                "statistics.resamples must be at least 100 for a 95 % interval, got {}",
+                self.statistics.resamples
+            );
+        }
+        if !(self.statistics.confidence > 0.5 && self.statistics.confidence < 1.0) {
+            bail!(
+                "statistics.confidence must be between 0.5 and 1, got {}",
+                self.statistics.confidence
+            );
+        }
         for model in &self.models {
             match model {
                 ModelSpec::Zoo {
@@ -190,14 +253,21 @@ impl RunConfig {
                     dataset,
                     preset,
                     epochs,
+                    seeds,
                 } => {
+                    check_seeds(seeds.as_deref(), &format!("{rule}-{arch}"))?;
                     // The preset knows its rules and architectures.
                     Preset::builtin(*dataset, preset)?.config(rule, arch)?;
                     if *epochs == Some(0) {
                         bail!("{rule}-{arch}: epochs must be at least 1");
                     }
                 }
-                ModelSpec::Untrained { arch, dataset } => {
+                ModelSpec::Untrained {
+                    arch,
+                    dataset,
+                    seeds,
+                } => {
+                    check_seeds(seeds.as_deref(), &format!("untrained-{arch}"))?;
                     Preset::builtin(*dataset, "quick")?.config("bp", arch)?;
                 }
                 ModelSpec::Checkpoint { .. } | ModelSpec::Onnx { .. } => {}
@@ -205,6 +275,20 @@ impl RunConfig {
         }
         self.benchmarks()?;
         Ok(())
+    }
+
+    /// The networks a model entry stands for: one per training seed (the run's seed when the
+    /// entry names none; ONNX files and checkpoints are one network).
+    pub fn seeds_of(&self, model: &ModelSpec) -> Vec<u64> {
+        match model {
+            ModelSpec::Zoo {
+                seeds: Some(seeds), ..
+            }
+            | ModelSpec::Untrained {
+                seeds: Some(seeds), ..
+            } => seeds.clone(),
+            _ => vec![self.seed],
+        }
     }
 
     /// The benchmarks to run, with the config's metric options applied.

@@ -86,6 +86,12 @@ pub struct BenchmarkRecord {
     pub split: [usize; 2],
     /// Preprocessing per model.
     pub preprocessing: Vec<(String, Preprocessing)>,
+    /// Seed of the benchmark's bootstrap resamples (absent in runs before intervals).
+    #[serde(default)]
+    pub resample_seed: Option<u64>,
+    /// Subjects drawn in the dual bootstrap, when the target has several.
+    #[serde(default)]
+    pub resampled_subjects: Option<usize>,
 }
 
 /// The machine.

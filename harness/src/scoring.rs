@@ -4,6 +4,9 @@
 
 use anyhow::{Result, bail};
 use brain_data::{NeuralAssembly, RdmAssembly, TargetData};
+use evaluators::resampling::{
+    Resamples, cka_replicates, held_out_resamples, predictivity_replicates, rsa_replicates,
+};
 use evaluators::{MetricSpec, Rdm};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::SeedableRng;
@@ -68,6 +71,76 @@ pub fn score_features(
             metric.name()
         ),
     })
+}
+
+/// Bootstrap replicates of the raw score of `features` against `target` (the same stimuli
+/// as [`score_features`]) on the benchmark's shared resamples; predictivity resamples each
+/// split's held-out predictions with positions drawn from `held_out_seed`.
+pub fn score_replicates(
+    metric: &MetricSpec,
+    features: ArrayView2<f64>,
+    target: &TargetData,
+    labels: Option<&[i64]>,
+    resamples: &Resamples,
+    held_out_seed: u64,
+) -> Result<Vec<f64>> {
+    Ok(match (metric, target) {
+        (MetricSpec::Rsa { rdm, compare }, _) => {
+            let model = evaluators::compute_rdm(features, *rdm)?;
+            let brain = target_rdms(target, *rdm)?;
+            rsa_replicates(&model, &brain, &subject_groups(target), *compare, resamples)?
+        }
+        (MetricSpec::Cka { options }, TargetData::Responses(r)) => cka_replicates(
+            features,
+            r.mean_over_repetitions().view(),
+            *options,
+            resamples,
+        )?,
+        (
+            MetricSpec::Predictivity {
+                regression,
+                cross_validation,
+            },
+            TargetData::Responses(r),
+        ) => {
+            let responses = r.mean_over_repetitions();
+            let held_out = evaluators::held_out_predictions(
+                features,
+                responses.view(),
+                labels,
+                regression,
+                cross_validation,
+            )?;
+            let draws = held_out_resamples(&held_out.splits, resamples.len(), held_out_seed);
+            predictivity_replicates(&held_out, responses.view(), &draws)?
+        }
+        (metric, TargetData::Rdms(_)) => bail!(
+            "{} needs neural responses, but this target is a set of RDMs",
+            metric.name()
+        ),
+    })
+}
+
+/// The target's RDMs grouped by subject (indices into its RDMs, in order of first
+/// appearance); one group for responses.
+pub fn subject_groups(target: &TargetData) -> Vec<Vec<usize>> {
+    match target {
+        TargetData::Rdms(r) => {
+            let mut names: Vec<&str> = vec![];
+            let mut groups: Vec<Vec<usize>> = vec![];
+            for (i, rdm) in r.rdms.iter().enumerate() {
+                match names.iter().position(|n| *n == rdm.subject) {
+                    Some(g) => groups[g].push(i),
+                    None => {
+                        names.push(&rdm.subject);
+                        groups.push(vec![i]);
+                    }
+                }
+            }
+            groups
+        }
+        TargetData::Responses(_) => vec![vec![0]],
+    }
 }
 
 /// The target's RDMs: as given, or computed from repeat-averaged responses.

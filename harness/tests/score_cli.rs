@@ -59,6 +59,10 @@ fn checkpoint(dir: &Path, seed: u64) -> PathBuf {
     path
 }
 
+fn manifest_text(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("manifest.yaml")).unwrap()
+}
+
 fn rows(dir: &Path) -> Vec<ScoreRow> {
     reports::read_results(&dir.join("results.json")).unwrap()
 }
@@ -91,6 +95,12 @@ fn one_off_score_writes_tables_leaderboard_report_and_manifest_and_reproduces() 
         "report.html",
         "manifest.yaml",
         "rdms.json",
+        "bootstrap.json",
+        "leaderboard.csv",
+        "leaderboard.parquet",
+        "pairwise.csv",
+        "pairwise.parquet",
+        "groups.csv",
     ] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
@@ -147,10 +157,22 @@ fn one_off_score_writes_tables_leaderboard_report_and_manifest_and_reproduces() 
     assert!(csv.starts_with("model,rule,architecture,layer,layer_index,benchmark"));
     let parquet = std::fs::read(out.join("results.parquet")).unwrap();
     assert_eq!(&parquet[..4], b"PAR1");
-    // The leaderboard holds the chosen layers.
+    // The leaderboard holds the chosen layers, each with a bootstrap interval around it (one
+    // model: no pairs to test, and it is its benchmarks' best).
     let board = Leaderboard::load(&out.join("leaderboard.json")).unwrap();
     assert_eq!(board.entries.len(), 3);
-    assert!(board.entries.iter().all(|e| e.selected));
+    for e in &board.entries {
+        assert!(e.row.selected);
+        assert_eq!((e.n_seeds, e.seeds.as_slice()), (1, &[1][..]));
+        let [lo, hi] = e.ci95.expect("interval");
+        assert!(lo < e.headline() && e.headline() < hi, "{e:?}");
+        assert_eq!(e.tied_with_best, Some(true));
+    }
+    assert!(board.pairwise.is_empty() && board.groups.len() == 3);
+    let note = board.statistics.as_ref().unwrap();
+    assert_eq!((note.resamples, note.confidence), (1000, 0.95));
+    // The human-IT interval draws subjects too (4 subjects of 2 sessions each).
+    assert!(manifest_text(&out).contains("resampled_subjects: 4"));
     // The report is self-contained: inline SVG, nothing fetched.
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(
@@ -205,8 +227,8 @@ fn one_off_score_writes_tables_leaderboard_report_and_manifest_and_reproduces() 
         String::from_utf8_lossy(&same.stdout)
     );
     let mut worse = board.clone();
-    worse.entries[0].raw -= 0.5;
-    if let Some(n) = worse.entries[0].normalized.as_mut() {
+    worse.entries[0].row.raw -= 0.5;
+    if let Some(n) = worse.entries[0].row.normalized.as_mut() {
         *n -= 0.5;
     }
     worse.entries.pop();
@@ -234,7 +256,7 @@ fn shards_merge_into_the_unsharded_run() {
     let config = tmp.path().join("run.yaml");
     std::fs::write(
         &config,
-        "models:\n  - {kind: untrained, arch: mlp}\n  - {kind: untrained, arch: cnn}\nbenchmarks: [kiani2007.IT-rsa, cowley2023.V4-rsa]\nseed: 2\n",
+        "models:\n  - {kind: untrained, arch: mlp}\n  - {kind: untrained, arch: cnn, seeds: [1, 2]}\nbenchmarks: [kiani2007.IT-rsa, cowley2023.V4-rsa]\nseed: 2\n",
     )
     .unwrap();
     let dir = |name: &str| tmp.path().join(name);
@@ -266,20 +288,33 @@ fn shards_merge_into_the_unsharded_run() {
         "--out",
         dir("merged").to_str().unwrap(),
     ]));
-    let key = |r: &ScoreRow| (r.model.clone(), r.benchmark.clone(), r.layer.clone());
+    let key = |r: &ScoreRow| {
+        (
+            r.model.clone(),
+            r.benchmark.clone(),
+            r.layer.clone(),
+            r.seed,
+        )
+    };
     let mut whole = rows(&dir("whole"));
     let mut merged = rows(&dir("merged"));
     whole.sort_by_key(key);
     merged.sort_by_key(key);
     assert_eq!(whole, merged);
+    let board = Leaderboard::load(&dir("whole").join("leaderboard.json")).unwrap();
     assert_eq!(
-        Leaderboard::load(&dir("whole").join("leaderboard.json"))
-            .unwrap()
-            .entries,
-        Leaderboard::load(&dir("merged").join("leaderboard.json"))
-            .unwrap()
-            .entries
+        board,
+        Leaderboard::load(&dir("merged").join("leaderboard.json")).unwrap()
     );
+    // The CNN entry stands for its two seeds; both models on both benchmarks are tested.
+    let cnn = board
+        .entries
+        .iter()
+        .find(|e| e.row.model.contains("cnn"))
+        .unwrap();
+    assert_eq!((cnn.n_seeds, cnn.seeds.clone()), (2, vec![1, 2]));
+    assert!(cnn.ci95.is_some());
+    assert_eq!(board.pairwise.len(), 2);
     // Merging a shard twice is refused.
     let twice = harness_without_data(&[
         "merge",
@@ -304,6 +339,86 @@ fn shards_merge_into_the_unsharded_run() {
         "{err}"
     );
     assert!(!dir("bad").exists());
+}
+
+#[test]
+fn significant_compare_passes_noise_and_fails_a_real_drop() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let ckpt = checkpoint(tmp.path(), 7);
+    // The same network scored with two run seeds: other selection halves and resamples, so
+    // the scores differ by noise only.
+    let run = |seed: &str| {
+        let out = tmp.path().join(format!("seed{seed}"));
+        ok(&harness(
+            &[
+                "score",
+                "--model",
+                ckpt.to_str().unwrap(),
+                "--benchmark",
+                "kiani2007.IT-rsa,cowley2023.V4-pls",
+                "--seed",
+                seed,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &cache,
+        ));
+        out.join("leaderboard.json")
+    };
+    let (a, b) = (run("1"), run("3"));
+    let score = |p: &Path, bench: &str| {
+        Leaderboard::load(p)
+            .unwrap()
+            .entries
+            .iter()
+            .find(|e| e.row.benchmark == bench)
+            .unwrap()
+            .headline()
+    };
+    // Old = the run that scored higher on IT, so that the new one "drops".
+    let (old, new) = if score(&a, "kiani2007.IT-rsa") > score(&b, "kiani2007.IT-rsa") {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let compare = |new: &Path, significant: bool| {
+        let mut args = vec![
+            "compare",
+            old.to_str().unwrap(),
+            new.to_str().unwrap(),
+            "--tolerance",
+            "0",
+        ];
+        if significant {
+            args.push("--significant");
+        }
+        harness_without_data(&args)
+    };
+    let strict = compare(&new, false);
+    assert!(!strict.status.success(), "a drop beyond tolerance 0 fails");
+    let noise = compare(&new, true);
+    let table = String::from_utf8_lossy(&noise.stdout);
+    assert!(noise.status.success(), "{table}");
+    assert!(
+        table.contains("within noise") && !table.contains("DROPPED"),
+        "{table}"
+    );
+    // A real drop: the IT entry 0.3 lower, its interval with it.
+    let mut dropped = Leaderboard::load(&new).unwrap();
+    let entry = dropped
+        .entries
+        .iter_mut()
+        .find(|e| e.row.benchmark == "kiani2007.IT-rsa")
+        .unwrap();
+    entry.row.raw -= 0.3;
+    entry.ci95 = entry.ci95.map(|[lo, hi]| [lo - 0.3, hi - 0.3]);
+    let path = tmp.path().join("dropped.json");
+    dropped.save(&path).unwrap();
+    let gate = compare(&path, true);
+    let table = String::from_utf8_lossy(&gate.stdout);
+    assert!(!gate.status.success(), "{table}");
+    assert!(table.contains("DROPPED"), "{table}");
 }
 
 #[test]

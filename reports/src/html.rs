@@ -4,12 +4,15 @@
 use std::path::Path;
 
 use crate::atomic::write_atomically;
+use crate::comparison_figures::{
+    dot_plot_svg, layer_panels_svg, matrix_html, rule_legend, significance_matrix_svg,
+};
 use crate::error::Result;
 use crate::geometry::{
     GeometryMeasure, GeometryRow, JacobianRow, geometry_by_layer, jacobian_alignment_curves,
 };
 use crate::leaderboard::Leaderboard;
-use crate::plots::{RdmPanel, layer_curves, rdm_heatmap, scores_by_rule_and_region};
+use crate::plots::{RdmPanel, rdm_heatmap};
 use crate::rows::ScoreRow;
 
 /// What goes into a report.
@@ -19,6 +22,8 @@ pub struct ReportInputs {
     pub title: String,
     /// Every scored row.
     pub rows: Vec<ScoreRow>,
+    /// The leaderboard with intervals and tests (default: built from `rows`, without them).
+    pub leaderboard: Option<Leaderboard>,
     /// Model and brain RDMs to show, in pairs or alone.
     pub rdms: Vec<RdmPanel>,
     /// Capacity and dimensionality per layer (empty: no geometry section).
@@ -31,28 +36,60 @@ pub struct ReportInputs {
 
 /// Renders the report.
 pub fn render(inputs: &ReportInputs) -> Result<String> {
-    let board = Leaderboard::from_rows(&inputs.rows);
+    let board = inputs
+        .leaderboard
+        .clone()
+        .unwrap_or_else(|| Leaderboard::from_rows(&inputs.rows));
     let mut body = String::new();
     body.push_str(&format!("<h1>{}</h1>\n", escape(&inputs.title)));
-    body.push_str("<h2 id=\"leaderboard\">Leaderboard</h2>\n");
-    body.push_str(&leaderboard_html(&board));
-    body.push_str("<h2 id=\"rules\">Scores by learning rule and region</h2>\n<figure>");
-    body.push_str(&scores_by_rule_and_region(&inputs.rows)?);
+    let rules: Vec<&str> = board.entries.iter().map(|e| e.row.rule.as_str()).collect();
+    body.push_str(&rule_legend(&rules));
+    body.push_str("<h2 id=\"matrix\">Models × benchmarks</h2>\n");
+    body.push_str(&matrix_html(&board));
     body.push_str(
-        "<figcaption>Mean over each rule's models of the chosen layer's score, normalised by the \
-         ceiling where the benchmark has one, raw otherwise.</figcaption></figure>\n",
+        "<p class=\"note\">Score of each model's chosen layer (normalised where the benchmark has \
+         a ceiling, raw otherwise; the mean over training seeds), its 95 % bootstrap interval \
+         below it, shaded by rank within the column. ★ not distinguishable from the \
+         benchmark's best; ▽ not significantly above the untrained network of the same \
+         architecture. Region and overall columns average the scores over benchmarks.</p>\n",
     );
-    body.push_str("<h2 id=\"layers\">Scores by layer</h2>\n<div class=\"grid\">");
-    let mut benchmarks: Vec<&str> = inputs.rows.iter().map(|r| r.benchmark.as_str()).collect();
-    benchmarks.dedup();
+    let mut benchmarks: Vec<&str> = board
+        .entries
+        .iter()
+        .map(|e| e.row.benchmark.as_str())
+        .collect();
     benchmarks.sort_unstable();
     benchmarks.dedup();
-    for b in benchmarks {
-        body.push_str("<figure>");
-        body.push_str(&layer_curves(&inputs.rows, b)?);
-        body.push_str("</figure>");
+    body.push_str("<h2 id=\"intervals\">Scores with 95 % intervals</h2>\n<div class=\"grid\">");
+    for b in &benchmarks {
+        body.push_str(&format!("<figure>{}</figure>", dot_plot_svg(&board, b)));
     }
-    body.push_str("</div>\n");
+    body.push_str(
+        "</div>\n<p class=\"note\">Best first; whiskers are the bootstrap intervals; dashed \
+         lines mark the untrained (grey) and pretrained (black) models.</p>\n",
+    );
+    if !board.pairwise.is_empty() {
+        body.push_str("<h2 id=\"pairwise\">Which differences are real</h2>\n<div class=\"grid\">");
+        for b in &benchmarks {
+            body.push_str(&format!(
+                "<figure>{}</figure>",
+                significance_matrix_svg(&board, b)
+            ));
+        }
+        body.push_str("</div>\n");
+    }
+    body.push_str("<h2 id=\"leaderboard\">Leaderboard</h2>\n");
+    body.push_str(&leaderboard_html(&board));
+    body.push_str("<h2 id=\"layers\">Scores by layer</h2>\n<div class=\"grid\">");
+    for b in &benchmarks {
+        for panel in layer_panels_svg(&inputs.rows, b) {
+            body.push_str(&format!("<figure>{panel}</figure>"));
+        }
+    }
+    body.push_str(
+        "</div>\n<p class=\"note\">One line per network, coloured by rule; a model's first \
+         seed solid, its other seeds dashed.</p>\n",
+    );
     if !inputs.rdms.is_empty() {
         body.push_str(
             "<h2 id=\"rdms\">Representational dissimilarity matrices</h2>\n<div class=\"grid\">",
@@ -136,30 +173,49 @@ table{border-collapse:collapse;margin:1em 0;font-size:0.9em}\
 th,td{border:1px solid #ccc;padding:0.25em 0.6em;text-align:left}\
 td.num{text-align:right;font-variant-numeric:tabular-nums}\
 th{background:#f0f0f0}.grid{display:flex;flex-wrap:wrap;gap:1em}\
-figure{margin:0}figcaption,.note{font-size:0.85em;color:#555}\
+figure{margin:0}.legend span{margin-right:1.2em;white-space:nowrap}\
+.legend i,i.swatch{display:inline-block;width:0.9em;height:0.9em;margin-right:0.3em;vertical-align:middle}\
+table.matrix td{min-width:5em}td.num{white-space:nowrap}figcaption,.note{font-size:0.85em;color:#555}\
 pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:0.8em}";
 
 fn leaderboard_html(board: &Leaderboard) -> String {
     let mut html = String::from(
-        "<table><tr><th>benchmark</th><th>region</th><th>metric</th><th>model</th><th>rule</th><th>layer</th><th>raw</th><th>± SEM</th><th>ceiling</th><th>normalised</th><th>normalisation</th></tr>\n",
+        "<table><tr><th>benchmark</th><th>region</th><th>metric</th><th>model</th><th>rule</th><th>layer</th><th>seeds</th><th>score</th><th>95 % CI</th><th>raw</th><th>ceiling</th><th>normalisation</th><th>tied with best</th><th>above untrained</th></tr>\n",
     );
-    for r in &board.entries {
+    let flag = |v: Option<bool>| match v {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "",
+    };
+    for e in &board.entries {
+        let r = &e.row;
         html.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{:.4}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>{}</tr>\n",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.4}</td><td class=\"num\">{}</td><td class=\"num\">{:.4}</td><td class=\"num\">{}</td>{}<td>{}</td><td>{}</td></tr>\n",
             escape(&r.benchmark),
             escape(&r.region),
             escape(&r.metric),
             escape(&r.model),
             escape(&r.rule),
             escape(&r.layer),
+            e.n_seeds,
+            e.headline(),
+            e.ci95
+                .map_or("–".into(), |[lo, hi]| format!("[{lo:.3}, {hi:.3}]")),
             r.raw,
-            num(r.sem),
             num(r.ceiling),
-            num(r.normalized),
-            normalization_cell(&r.normalization)
+            normalization_cell(&r.normalization),
+            flag(e.tied_with_best),
+            flag(e.above_untrained),
         ));
     }
     html.push_str("</table>\n");
+    if let Some(note) = &board.statistics {
+        html.push_str(&format!(
+            "<p class=\"note\">{} {}</p>\n",
+            escape(&note.method),
+            escape(&note.family)
+        ));
+    }
     html
 }
 

@@ -5,11 +5,13 @@
 //! | a row of the results table | [`rows`] |
 //! | Parquet / CSV / JSON tables (polars) | [`table`] |
 //! | leaderboards and the CI comparison | [`leaderboard`] |
+//! | the comparison's matrix, dot plots, significance matrices, layer panels | [`comparison_figures`] |
 //! | figures (plotters, SVG) | [`plots`] |
 //! | population-geometry tables and figures | [`geometry`] |
 //! | the self-contained HTML report | [`html`] |
 
 mod atomic;
+pub mod comparison_figures;
 mod error;
 pub mod geometry;
 pub mod html;
@@ -22,7 +24,10 @@ pub use atomic::write_atomically;
 pub use error::{ReportError, Result};
 pub use geometry::{GeometryRow, JacobianRow, write_geometry};
 pub use html::{ReportInputs, render, write_report};
-pub use leaderboard::{Difference, Leaderboard, Status, compare, difference_table};
+pub use leaderboard::{
+    Difference, Entry, Leaderboard, PairwiseRow, StatisticsNote, Status, TiedGroup, compare,
+    difference_table,
+};
 pub use plots::RdmPanel;
-pub use rows::ScoreRow;
-pub use table::{data_frame, read_results, write_results};
+pub use rows::{BootstrapReplicates, ScoreRow};
+pub use table::{data_frame, read_results, write_leaderboard_tables, write_results};

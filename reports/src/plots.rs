@@ -1,9 +1,9 @@
 //! The report's figures as SVG strings, drawn with plotters' SVG backend.
 
+use base64::Engine;
 use plotters::prelude::*;
 
 use crate::error::{ReportError, Result};
-use crate::rows::ScoreRow;
 
 /// A condensed RDM to draw as a heatmap.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,116 +32,6 @@ pub(crate) fn plot_error(plot: &str) -> impl Fn(String) -> ReportError + '_ {
         plot: plot.to_string(),
         message,
     }
-}
-
-/// Mean headline score of each rule's chosen layers in each region: one group of bars per
-/// rule, one bar per region.
-pub fn scores_by_rule_and_region(rows: &[ScoreRow]) -> Result<String> {
-    let selected: Vec<&ScoreRow> = rows.iter().filter(|r| r.selected).collect();
-    let rules = distinct(selected.iter().map(|r| r.rule.as_str()));
-    let regions = distinct(selected.iter().map(|r| r.region.as_str()));
-    let mean = |rule: &str, region: &str| {
-        let v: Vec<f64> = selected
-            .iter()
-            .filter(|r| r.rule == rule && r.region == region)
-            .map(|r| r.headline())
-            .filter(|v| v.is_finite())
-            .collect();
-        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-    };
-    let top = selected
-        .iter()
-        .map(|r| r.headline())
-        .filter(|v| v.is_finite())
-        .fold(0.1f64, f64::max)
-        * 1.1;
-    let bottom = selected
-        .iter()
-        .map(|r| r.headline())
-        .filter(|v| v.is_finite())
-        .fold(0.0f64, f64::min);
-    let mut svg = String::new();
-    let err = plot_error("scores by rule and region");
-    {
-        let width = (120 + 90 * rules.len().max(1)) as u32;
-        let root = SVGBackend::with_string(&mut svg, (width.max(480), 360)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-        let groups = rules.len().max(1);
-        // Group i is centred on x = i, so the mesh's integer key points carry the rule names.
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "Chosen layer's score by rule and region",
-                ("sans-serif", 16),
-            )
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(-0.5f64..groups as f64 - 0.5, bottom..top)
-            .map_err(|e| err(e.to_string()))?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(groups + 1)
-            .x_label_formatter(&|x| {
-                let i = x.round();
-                if (x - i).abs() < 1e-6 && i >= 0.0 {
-                    rules
-                        .get(i as usize)
-                        .map_or(String::new(), |s| s.to_string())
-                } else {
-                    String::new()
-                }
-            })
-            .y_desc("score (normalised where a ceiling exists)")
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
-        let bar = 0.8 / regions.len().max(1) as f64;
-        for (k, region) in regions.iter().enumerate() {
-            let color = PALETTE[k % PALETTE.len()];
-            let bars: Vec<_> = rules
-                .iter()
-                .enumerate()
-                .filter_map(|(i, rule)| {
-                    let v = mean(rule, region)?;
-                    let x0 = i as f64 - 0.4 + k as f64 * bar;
-                    Some(Rectangle::new(
-                        [(x0, 0.0), (x0 + bar * 0.9, v)],
-                        color.filled(),
-                    ))
-                })
-                .collect();
-            chart
-                .draw_series(bars)
-                .map_err(|e| err(e.to_string()))?
-                .label(region.to_string())
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
-                });
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
-        root.present().map_err(|e| err(e.to_string()))?;
-    }
-    Ok(svg)
-}
-
-/// Raw score against relative depth (layer index / deepest index) for every model on one
-/// benchmark.
-pub fn layer_curves(rows: &[ScoreRow], benchmark: &str) -> Result<String> {
-    let rows: Vec<&ScoreRow> = rows.iter().filter(|r| r.benchmark == benchmark).collect();
-    let points: Vec<(&str, usize, f64)> = rows
-        .iter()
-        .map(|r| (r.model.as_str(), r.layer_index, r.raw))
-        .collect();
-    depth_curves(
-        &format!("{benchmark}: score by layer"),
-        "raw score",
-        &points,
-    )
 }
 
 /// One line per model of `(model, layer index, value)` points against relative depth (layer
@@ -249,31 +139,35 @@ pub fn rdm_heatmap(panel: &RdmPanel) -> Result<String> {
     } else {
         short_title(&panel.title, 40)
     };
-    let err = plot_error(&panel.title);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (280, 300)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 12))
-            .margin(8)
-            .build_cartesian_2d(0..cells, cells..0)
-            .map_err(|e| err(e.to_string()))?;
-        chart
-            .draw_series(
-                (0..cells)
-                    .flat_map(|i| (0..cells).map(move |j| (i, j)))
-                    .map(|(i, j)| {
-                        let cell = i * cells + j;
-                        let v = sums[cell] / counts[cell].max(1) as f64;
-                        let color = ViridisRGB::get_color(v);
-                        Rectangle::new([(j, i), (j + 1, i + 1)], color.filled())
-                    }),
-            )
-            .map_err(|e| err(e.to_string()))?;
-        root.present().map_err(|e| err(e.to_string()))?;
+    // One pixel per cell in an embedded PNG, scaled up without smoothing: a few kilobytes,
+    // where SVG rectangles took about 80 bytes per cell (0.7 MB per heatmap).
+    let mut image = image::RgbImage::new(cells as u32, cells as u32);
+    for i in 0..cells {
+        for j in 0..cells {
+            let cell = i * cells + j;
+            let RGBColor(r, g, b) = ViridisRGB::get_color(sums[cell] / counts[cell].max(1) as f64);
+            image.put_pixel(j as u32, i as u32, image::Rgb([r, g, b]));
+        }
     }
-    Ok(svg)
+    let mut png = std::io::Cursor::new(vec![]);
+    image
+        .write_to(&mut png, image::ImageFormat::Png)
+        .map_err(|e| ReportError::Plot {
+            plot: panel.title.clone(),
+            message: e.to_string(),
+        })?;
+    let data = base64::engine::general_purpose::STANDARD.encode(png.into_inner());
+    Ok(format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"280\" height=\"300\" viewBox=\"0 0 280 300\" font-family=\"sans-serif\"><rect width=\"280\" height=\"300\" fill=\"white\"/><text x=\"140\" y=\"16\" font-size=\"12\" text-anchor=\"middle\">{}</text><image x=\"14\" y=\"30\" width=\"252\" height=\"252\" preserveAspectRatio=\"none\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64,{data}\"/></svg>",
+        escape(&title)
+    ))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// `title` cut to its last `max` characters behind an ellipsis.
@@ -324,6 +218,7 @@ pub(crate) fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str
 #[cfg(test)]
 mod tests {
     use super::{MAX_CELLS, RdmPanel, rank_scale, rdm_heatmap};
+    use base64::Engine;
 
     #[test]
     fn large_rdms_are_drawn_in_blocks() {
@@ -332,11 +227,25 @@ mod tests {
             n,
             condensed: (0..n * (n - 1) / 2).map(|k| k as f64).collect(),
         };
+        let pixels = |svg: &str| {
+            let data = svg
+                .split("base64,")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            let png = base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .unwrap();
+            let image = image::load_from_memory(&png).unwrap();
+            (image.width() as usize, image.height() as usize)
+        };
         let small = rdm_heatmap(&panel(10)).unwrap();
-        assert_eq!(small.matches("<rect").count() - 1, 100); // one rect is the background
+        assert_eq!(pixels(&small), (10, 10));
         let large = rdm_heatmap(&panel(300)).unwrap();
-        assert_eq!(large.matches("<rect").count() - 1, MAX_CELLS * MAX_CELLS);
-        assert!(large.contains("96×96 blocks"));
+        assert_eq!(pixels(&large), (MAX_CELLS, MAX_CELLS));
+        assert!(large.contains("96×96 blocks") && large.len() < 40_000);
         assert!(
             rdm_heatmap(&RdmPanel {
                 condensed: vec![1.0],

@@ -37,7 +37,8 @@ pub struct ScoreRow {
     pub selected: bool,
     /// Stimuli behind the reported score.
     pub n_stimuli: usize,
-    /// Seed of the stimulus split, projections and training.
+    /// Training seed of the network (the run's seed for ONNX models and checkpoints; the
+    /// stimulus split and projections always use the run's seed).
     pub seed: u64,
 }
 
@@ -54,5 +55,41 @@ impl ScoreRow {
             self.benchmark.clone(),
             self.metric.clone(),
         )
+    }
+}
+
+/// The bootstrap replicates of one network's chosen layer on one benchmark, in the headline
+/// unit (normalised where there is a ceiling, the ceiling held fixed), on the benchmark's
+/// shared resamples: replicate `r` of every network used the same resample indices.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BootstrapReplicates {
+    /// Benchmark id.
+    pub benchmark: String,
+    /// The model's name (shared by its seeds).
+    pub model: String,
+    /// Learning rule.
+    pub rule: String,
+    /// Architecture.
+    pub architecture: String,
+    /// Training seed of this network.
+    pub seed: u64,
+    /// The headline score the replicates scatter around.
+    pub estimate: f64,
+    /// One value per resample; `null` where the resample's score is undefined.
+    #[serde(with = "nan_as_null")]
+    pub values: Vec<f64>,
+}
+
+/// JSON has no NaN: undefined replicates are written as `null` and read back as NaN.
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(values: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(values.iter().map(|v| v.is_finite().then_some(*v)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        let values: Vec<Option<f64>> = Vec::deserialize(d)?;
+        Ok(values.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
     }
 }

@@ -67,19 +67,10 @@ pub fn write_results(dir: &Path, rows: &[ScoreRow]) -> Result<()> {
 pub(crate) fn write_table<T: serde::Serialize>(
     dir: &Path,
     stem: &str,
-    mut df: DataFrame,
+    df: DataFrame,
     rows: &[T],
 ) -> Result<()> {
-    let mut parquet = vec![];
-    ParquetWriter::new(&mut parquet)
-        .finish(&mut df)
-        .map_err(|e| ReportError::Table(e.to_string()))?;
-    write_atomically(&dir.join(format!("{stem}.parquet")), &parquet)?;
-    let mut csv = vec![];
-    CsvWriter::new(&mut csv)
-        .finish(&mut df)
-        .map_err(|e| ReportError::Table(e.to_string()))?;
-    write_atomically(&dir.join(format!("{stem}.csv")), &csv)?;
+    write_data_frame(dir, stem, df)?;
     let json = serde_json::to_string_pretty(rows).expect("serialisable");
     write_atomically(&dir.join(format!("{stem}.json")), json.as_bytes())
 }
@@ -89,4 +80,121 @@ pub fn read_results(path: &Path) -> Result<Vec<ScoreRow>> {
     let text = std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))?;
     serde_json::from_str(&text)
         .map_err(|e| ReportError::bad_file(path, format!("not a cortexbench results table: {e}")))
+}
+
+/// Writes the leaderboard's entries (`leaderboard.{parquet,csv}`), pairwise tests
+/// (`pairwise.{parquet,csv}`) and tied groups (`groups.{parquet,csv}`, one row per member);
+/// the JSON form of all three is `leaderboard.json`.
+pub fn write_leaderboard_tables(dir: &Path, board: &crate::Leaderboard) -> Result<()> {
+    let e = &board.entries;
+    let text =
+        |f: fn(&crate::Entry) -> &str| e.iter().map(|x| f(x).to_string()).collect::<Vec<_>>();
+    let bound = |i: usize| e.iter().map(|x| x.ci95.map(|c| c[i])).collect::<Vec<_>>();
+    let flag = |f: fn(&crate::Entry) -> Option<bool>| e.iter().map(f).collect::<Vec<_>>();
+    let entries = vec![
+        Column::new("benchmark".into(), text(|x| &x.row.benchmark)),
+        Column::new("region".into(), text(|x| &x.row.region)),
+        Column::new("metric".into(), text(|x| &x.row.metric)),
+        Column::new("model".into(), text(|x| &x.row.model)),
+        Column::new("rule".into(), text(|x| &x.row.rule)),
+        Column::new("architecture".into(), text(|x| &x.row.architecture)),
+        Column::new("layer".into(), text(|x| &x.row.layer)),
+        Column::new(
+            "score".into(),
+            e.iter().map(|x| x.headline()).collect::<Vec<_>>(),
+        ),
+        Column::new("ci95_low".into(), bound(0)),
+        Column::new("ci95_high".into(), bound(1)),
+        Column::new(
+            "raw".into(),
+            e.iter().map(|x| x.row.raw).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "normalized".into(),
+            e.iter().map(|x| x.row.normalized).collect::<Vec<_>>(),
+        ),
+        Column::new("normalization".into(), text(|x| &x.row.normalization)),
+        Column::new(
+            "n_seeds".into(),
+            e.iter().map(|x| x.n_seeds as u32).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "seeds".into(),
+            e.iter()
+                .map(|x| {
+                    x.seeds
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Column::new("tied_with_best".into(), flag(|x| x.tied_with_best)),
+        Column::new("above_untrained".into(), flag(|x| x.above_untrained)),
+    ];
+    write_frame(dir, "leaderboard", e.len(), entries)?;
+    let p = &board.pairwise;
+    let text =
+        |f: fn(&crate::PairwiseRow) -> &str| p.iter().map(|x| f(x).to_string()).collect::<Vec<_>>();
+    let float = |f: fn(&crate::PairwiseRow) -> f64| p.iter().map(f).collect::<Vec<_>>();
+    let pairs = vec![
+        Column::new("benchmark".into(), text(|x| &x.benchmark)),
+        Column::new("a".into(), text(|x| &x.a)),
+        Column::new("b".into(), text(|x| &x.b)),
+        Column::new("difference".into(), float(|x| x.difference)),
+        Column::new("ci95_low".into(), float(|x| x.ci95[0])),
+        Column::new("ci95_high".into(), float(|x| x.ci95[1])),
+        Column::new("p".into(), float(|x| x.p)),
+        Column::new("p_adjusted".into(), float(|x| x.p_adjusted)),
+        Column::new(
+            "significant".into(),
+            p.iter().map(|x| x.significant).collect::<Vec<_>>(),
+        ),
+    ];
+    write_frame(dir, "pairwise", p.len(), pairs)?;
+    let members: Vec<(&str, &str, &str)> = board
+        .groups
+        .iter()
+        .flat_map(|g| {
+            g.models
+                .iter()
+                .map(move |m| (g.benchmark.as_str(), g.best.as_str(), m.as_str()))
+        })
+        .collect();
+    let groups = vec![
+        Column::new(
+            "benchmark".into(),
+            members.iter().map(|m| m.0.to_string()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "best".into(),
+            members.iter().map(|m| m.1.to_string()).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "model".into(),
+            members.iter().map(|m| m.2.to_string()).collect::<Vec<_>>(),
+        ),
+    ];
+    write_frame(dir, "groups", members.len(), groups)
+}
+
+/// Writes `<stem>.parquet` and `<stem>.csv` of these columns, each atomically.
+fn write_frame(dir: &Path, stem: &str, height: usize, columns: Vec<Column>) -> Result<()> {
+    let df = DataFrame::new(height, columns).map_err(|e| ReportError::Table(e.to_string()))?;
+    write_data_frame(dir, stem, df)
+}
+
+/// Writes `<stem>.parquet` and `<stem>.csv` of a frame, each atomically.
+fn write_data_frame(dir: &Path, stem: &str, mut df: DataFrame) -> Result<()> {
+    let mut parquet = vec![];
+    ParquetWriter::new(&mut parquet)
+        .finish(&mut df)
+        .map_err(|e| ReportError::Table(e.to_string()))?;
+    write_atomically(&dir.join(format!("{stem}.parquet")), &parquet)?;
+    let mut csv = vec![];
+    CsvWriter::new(&mut csv)
+        .finish(&mut df)
+        .map_err(|e| ReportError::Table(e.to_string()))?;
+    write_atomically(&dir.join(format!("{stem}.csv")), &csv)
 }

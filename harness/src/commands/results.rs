@@ -22,18 +22,32 @@ pub struct CompareArgs {
     /// Largest drop of a score that still passes.
     #[arg(long, default_value_t = 0.01)]
     pub tolerance: f64,
+    /// Fail on a drop only when it exceeds the tolerance and the interval of the change
+    /// (from both entries' 95 % intervals) excludes zero.
+    #[arg(long)]
+    pub significant: bool,
 }
 
-/// Prints the difference table; fails when a score dropped beyond the tolerance or an entry
-/// disappeared.
+/// Prints the difference table; fails when a score dropped beyond the tolerance (and, with
+/// `--significant`, beyond noise) or an entry disappeared.
 pub fn compare(args: &CompareArgs) -> Result<ExitCode> {
     if args.tolerance.is_nan() || args.tolerance < 0.0 {
         bail!("--tolerance must be a non-negative number");
     }
     let old = Leaderboard::load(&args.old)?;
     let new = Leaderboard::load(&args.new)?;
-    let differences = reports::compare(&old, &new, args.tolerance);
+    let differences = reports::compare(&old, &new, args.tolerance, args.significant);
     print!("{}", reports::difference_table(&differences));
+    let noise = differences
+        .iter()
+        .filter(|d| d.status == Status::WithinNoise)
+        .count();
+    if noise > 0 {
+        eprintln!(
+            "{noise} drops beyond {} are within noise (their interval includes no change)",
+            args.tolerance
+        );
+    }
     let failed = differences
         .iter()
         .filter(|d| matches!(d.status, Status::Dropped | Status::Missing))
@@ -46,7 +60,14 @@ pub fn compare(args: &CompareArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
-    eprintln!("no score dropped by more than {}", args.tolerance);
+    if args.significant {
+        eprintln!(
+            "no score dropped significantly by more than {}",
+            args.tolerance
+        );
+    } else {
+        eprintln!("no score dropped by more than {}", args.tolerance);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -128,13 +149,14 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     let mut rdms = RdmFigures::default();
     let mut geometry: Vec<reports::GeometryRow> = vec![];
     let mut jacobian: Vec<reports::JacobianRow> = vec![];
+    let mut replicates: Vec<reports::BootstrapReplicates> = vec![];
     let mut manifests: Vec<RunManifest> = vec![];
     for dir in &args.shards {
         let part = reports::read_results(&dir.join("results.json"))?;
         for row in &part {
             if rows
                 .iter()
-                .any(|r| r.key() == row.key() && r.layer == row.layer)
+                .any(|r| r.key() == row.key() && r.layer == row.layer && r.seed == row.seed)
             {
                 bail!(
                     "{}: {} {} {} is also in another shard; merge each shard once",
@@ -174,6 +196,9 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
         }
         jacobian.extend(read_optional::<reports::JacobianRow>(
             &dir.join("jacobian_alignment.json"),
+        )?);
+        replicates.extend(read_optional::<reports::BootstrapReplicates>(
+            &dir.join("bootstrap.json"),
         )?);
         manifests.push(RunManifest::load(&dir.join("manifest.yaml"))?);
     }
@@ -233,6 +258,7 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
         manifest,
         geometry,
         jacobian,
+        replicates,
     };
     write_outputs(&args.out, &outputs)?;
     eprintln!(
@@ -290,7 +316,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<ExitCode> {
         let Some(new) = outputs
             .rows
             .iter()
-            .find(|r| r.key() == old.key() && r.layer == old.layer)
+            .find(|r| r.key() == old.key() && r.layer == old.layer && r.seed == old.seed)
         else {
             failures.push(format!(
                 "{} {} {}: missing from the rerun",

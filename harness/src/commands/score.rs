@@ -22,11 +22,14 @@ use serde::{Deserialize, Serialize};
 use super::data::DataArgs;
 use super::layers::parse_shape;
 use crate::ceilings;
+use crate::comparison::stream_seed;
 use crate::run_config::{ModelSpec, RunConfig};
 use crate::run_manifest::{
     self, BenchmarkRecord, MANIFEST_FORMAT, Machine, ModelRecord, RunManifest,
 };
-use crate::scoring::{SelectionSplit, score_features, subset_features, subset_target};
+use crate::scoring::{
+    SelectionSplit, score_features, score_replicates, subset_features, subset_target,
+};
 use crate::zoo_cache;
 
 /// Arguments of `harness score`.
@@ -52,9 +55,14 @@ pub struct ScoreArgs {
     /// Output folder (default: the config's, else cortexbench-results).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Seed of training, the selection split and projections (default: the config's, else 1).
+    /// Seed of training, the selection split, projections and resamples (default: the
+    /// config's, else 1).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Training seeds of every zoo and untrained entry, comma-separated (default: each entry's
+    /// own; the default run's are 1,2).
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Vec<u64>,
     /// Run only shard i of n of the model x benchmark matrix (e.g. 0/4); `harness merge`
     /// combines the shards' outputs.
     #[arg(long, value_parser = parse_shard)]
@@ -140,6 +148,8 @@ pub struct RunOutputs {
     pub geometry: Vec<reports::GeometryRow>,
     /// Jacobian–manifold alignment per zoo model, layer and k.
     pub jacobian: Vec<reports::JacobianRow>,
+    /// Bootstrap replicates of every network's chosen layer on every benchmark.
+    pub replicates: Vec<reports::BootstrapReplicates>,
 }
 
 /// Resolves the run, scores it, writes the outputs and prints the summary.
@@ -151,11 +161,8 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         None => store.cache_dir().join("zoo"),
     };
     let outputs = execute(&config, args.shard, &store, &zoo)?;
-    write_outputs(&config.out, &outputs)?;
-    print!(
-        "{}",
-        reports::Leaderboard::from_rows(&outputs.rows).markdown()
-    );
+    let board = write_outputs(&config.out, &outputs)?;
+    print!("{}", board.markdown());
     eprintln!(
         "scored {} layers in {:.0} s; report: {}",
         outputs.rows.len(),
@@ -218,6 +225,13 @@ pub fn resolve_config(args: &ScoreArgs) -> Result<RunConfig> {
     if let Some(seed) = args.seed {
         config.seed = seed;
     }
+    if !args.seeds.is_empty() {
+        for model in &mut config.models {
+            if let ModelSpec::Zoo { seeds, .. } | ModelSpec::Untrained { seeds, .. } = model {
+                *seeds = Some(args.seeds.clone());
+            }
+        }
+    }
     config.validate()?;
     Ok(config)
 }
@@ -243,9 +257,13 @@ struct ZooInfo {
     normalization: Option<model_zoo::ChannelNormalization>,
 }
 
-/// A model opened for scoring.
+/// A model opened for scoring: one network (one training seed) of a model entry.
 struct Candidate {
     name: String,
+    /// Training seed (the run's seed for ONNX models and checkpoints).
+    seed: u64,
+    /// The entry's first seed: the network whose RDMs and geometry the report shows.
+    primary: bool,
     rule: String,
     architecture: String,
     model: Box<dyn Model>,
@@ -265,8 +283,15 @@ pub fn execute(
 ) -> Result<RunOutputs> {
     let started = Instant::now();
     let benchmarks = config.benchmarks()?;
-    // The model x benchmark matrix, model-major; a shard takes every n-th pair.
-    let pairs: Vec<(usize, usize)> = (0..config.models.len())
+    // One network per model entry and training seed.
+    let instances: Vec<(usize, u64)> = config
+        .models
+        .iter()
+        .enumerate()
+        .flat_map(|(m, spec)| config.seeds_of(spec).into_iter().map(move |s| (m, s)))
+        .collect();
+    // The network x benchmark matrix, network-major; a shard takes every n-th pair.
+    let pairs: Vec<(usize, usize)> = (0..instances.len())
         .flat_map(|m| (0..benchmarks.len()).map(move |b| (m, b)))
         .enumerate()
         .filter(|(k, _)| shard.is_none_or(|[i, n]| k % n == i))
@@ -288,29 +313,27 @@ pub fn execute(
     }
 
     // Train (or reuse) and open the models.
-    let mut candidates: Vec<Option<Candidate>> = Vec::with_capacity(config.models.len());
+    let mut candidates: Vec<Option<Candidate>> = Vec::with_capacity(instances.len());
     let mut training_sets = crate::training_data::Loaded::new(store);
     let train_bar = bar(
-        config.models.len(),
-        "{msg:24} [{bar:30}] model {pos}/{len} {elapsed}",
+        instances.len(),
+        "{msg:24} [{bar:30}] network {pos}/{len} {elapsed}",
     );
-    for (m, spec) in config.models.iter().enumerate() {
-        train_bar.set_position(m as u64);
-        if !pairs.iter().any(|p| p.0 == m) {
+    for (i, &(m, seed)) in instances.iter().enumerate() {
+        train_bar.set_position(i as u64);
+        if !pairs.iter().any(|p| p.0 == i) {
             candidates.push(None);
             continue;
         }
-        candidates.push(Some(open_candidate(
-            spec,
-            config,
-            zoo,
-            &mut training_sets,
-            &train_bar,
-        )?));
+        let mut candidate =
+            open_candidate(&config.models[m], seed, zoo, &mut training_sets, &train_bar)?;
+        candidate.primary = config.seeds_of(&config.models[m]).first() == Some(&seed);
+        candidates.push(Some(candidate));
     }
     train_bar.finish_and_clear();
 
     let mut rows = vec![];
+    let mut replicates = vec![];
     let mut rdms = RdmFigures::default();
     let mut benchmark_records = vec![];
     let mut onnx_runtime = None;
@@ -328,6 +351,17 @@ pub fn execute(
         let selection_target = subset_target(&data.target, &split.selection);
         let ceiling = ceilings::measure(benchmark, &report_target)?;
         let metric = ceilings::metric_of(benchmark)?;
+        let resample_seed = stream_seed(config.seed, &["stimuli", &benchmark.id]);
+        let subjects = match &report_target {
+            brain_data::TargetData::Rdms(_) => crate::scoring::subject_groups(&report_target).len(),
+            brain_data::TargetData::Responses(_) => 1,
+        };
+        let resamples = evaluators::resampling::Resamples::draw(
+            split.report.len(),
+            subjects,
+            config.statistics.resamples,
+            resample_seed,
+        );
         let labels_of = |idx: &[usize]| {
             labels
                 .as_ref()
@@ -339,6 +373,8 @@ pub fn execute(
             ceiling: ceiling.method.clone(),
             split: [split.selection.len(), split.report.len()],
             preprocessing: vec![],
+            resample_seed: Some(resample_seed),
+            resampled_subjects: (subjects > 1).then_some(subjects),
         };
         if let evaluators::MetricSpec::Rsa { rdm, .. } = metric
             && let Some(brain) = brain_rdm(&data.target, rdm)
@@ -382,6 +418,7 @@ pub fn execute(
                 }
             };
             if let Some(labels) = &labels
+                && candidate.primary
                 && !geometry_done.contains(&(m, data.stimuli.name.clone()))
             {
                 let subject = crate::geometry::Subject {
@@ -454,7 +491,7 @@ pub fn execute(
                     selection_score: selection.value,
                     selected: false,
                     n_stimuli: split.report.len(),
-                    seed: config.seed,
+                    seed: candidate.seed,
                 });
             }
             score_bar.finish_and_clear();
@@ -466,7 +503,43 @@ pub fn execute(
                 .map(|(i, _)| i);
             if let Some(best) = best {
                 layer_rows[best].selected = true;
-                if let evaluators::MetricSpec::Rsa { rdm, .. } = metric {
+                let chosen = &layer_rows[best];
+                let features = activations.get(&chosen.layer).expect("scored layer");
+                let raw = score_replicates(
+                    &metric,
+                    subset_features(features, &split.report).view(),
+                    &report_target,
+                    labels_of(&split.report).as_deref(),
+                    &resamples,
+                    stream_seed(config.seed, &["held-out", &benchmark.id]),
+                )
+                .with_context(|| {
+                    format!(
+                        "bootstrap of {} layer {} on {}",
+                        candidate.name, chosen.layer, benchmark.id
+                    )
+                })?;
+                replicates.push(reports::BootstrapReplicates {
+                    benchmark: benchmark.id.clone(),
+                    model: candidate.name.clone(),
+                    rule: candidate.rule.clone(),
+                    architecture: candidate.architecture.clone(),
+                    seed: candidate.seed,
+                    estimate: chosen.headline(),
+                    values: raw
+                        .into_iter()
+                        .map(|v| match ceiling.value {
+                            Some(c) => config
+                                .normalization
+                                .apply(v, c)
+                                .map_or(f64::NAN, |n| n.normalized),
+                            None => v,
+                        })
+                        .collect(),
+                });
+                if let evaluators::MetricSpec::Rsa { rdm, .. } = metric
+                    && candidate.primary
+                {
                     let features = activations
                         .get(&layer_rows[best].layer)
                         .expect("scored layer")
@@ -524,6 +597,7 @@ pub fn execute(
         manifest,
         geometry,
         jacobian,
+        replicates,
     })
 }
 
@@ -545,6 +619,9 @@ fn zoo_geometry(
         let Some(zoo) = &candidate.zoo else {
             continue;
         };
+        if !candidate.primary {
+            continue;
+        }
         let net = &zoo.network;
         if !pairs.contains(&(m, 0)) {
             continue;
@@ -735,7 +812,7 @@ fn extract(
 
 fn open_candidate(
     spec: &ModelSpec,
-    config: &RunConfig,
+    seed: u64,
     zoo: &Path,
     training_sets: &mut crate::training_data::Loaded,
     progress: &ProgressBar,
@@ -763,6 +840,8 @@ fn open_candidate(
                 projections: vec![],
             },
             name: z.name,
+            seed,
+            primary: true,
             rule: z.rule,
             architecture: z.arch,
             model: Box::new(model),
@@ -782,6 +861,7 @@ fn open_candidate(
             dataset,
             preset,
             epochs,
+            ..
         } => {
             let request = zoo_cache::ZooRequest {
                 data: *dataset,
@@ -789,21 +869,21 @@ fn open_candidate(
                 rule,
                 arch,
                 epochs: *epochs,
-                seed: config.seed,
+                seed,
             };
             progress.set_message(format!("{rule}-{}-{arch}", dataset.tag()));
             let sets = training_sets.get(*dataset)?;
             let training = zoo_cache::training_config(&request, &sets)?;
             from_zoo(zoo_cache::trained(zoo, &training, &sets, progress)?)
         }
-        ModelSpec::Untrained { arch, dataset } => {
+        ModelSpec::Untrained { arch, dataset, .. } => {
             let request = zoo_cache::ZooRequest {
                 data: *dataset,
                 preset: "quick",
                 rule: "bp",
                 arch,
                 epochs: None,
-                seed: config.seed,
+                seed,
             };
             let sets = training_sets.get(*dataset)?;
             from_zoo(zoo_cache::untrained(zoo_cache::training_config(
@@ -866,6 +946,8 @@ fn open_candidate(
                 },
                 architecture: name.clone(),
                 name,
+                seed,
+                primary: true,
                 rule,
                 model: Box::new(model),
                 layers,
@@ -963,13 +1045,25 @@ fn bar(len: usize, template: &str) -> ProgressBar {
     bar
 }
 
-/// Writes results (Parquet, CSV, JSON), leaderboard (JSON, Markdown), RDM figures, manifest and
-/// report into `out`, each file atomically.
-pub fn write_outputs(out: &Path, outputs: &RunOutputs) -> Result<()> {
+/// Writes results (Parquet, CSV, JSON), the leaderboard with its intervals, pairwise tests and
+/// tied groups (JSON, Markdown, Parquet, CSV), the bootstrap replicates, RDM figures, manifest
+/// and report into `out`, each file atomically; returns the leaderboard.
+pub fn write_outputs(out: &Path, outputs: &RunOutputs) -> Result<reports::Leaderboard> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     reports::write_results(out, &outputs.rows)?;
-    let board = reports::Leaderboard::from_rows(&outputs.rows);
+    let config = &outputs.manifest.config;
+    let board = crate::comparison::leaderboard(
+        &outputs.rows,
+        &outputs.replicates,
+        config.statistics,
+        config.seed,
+    );
     board.save(&out.join("leaderboard.json"))?;
+    reports::write_leaderboard_tables(out, &board)?;
+    reports::write_atomically(
+        &out.join("bootstrap.json"),
+        serde_json::to_string(&outputs.replicates)?.as_bytes(),
+    )?;
     reports::write_atomically(&out.join("leaderboard.md"), board.markdown().as_bytes())?;
     reports::write_atomically(
         &out.join("rdms.json"),
@@ -978,6 +1072,14 @@ pub fn write_outputs(out: &Path, outputs: &RunOutputs) -> Result<()> {
     reports::write_geometry(out, &outputs.geometry, &outputs.jacobian)?;
     let manifest = serde_norway::to_string(&outputs.manifest)?;
     reports::write_atomically(&out.join("manifest.yaml"), manifest.as_bytes())?;
+    // The report shows the manifest without its list of data files (tens of thousands of
+    // sha256 lines for the pattern benchmarks), which stays in manifest.yaml.
+    let mut shown = outputs.manifest.clone();
+    let files = std::mem::take(&mut shown.data).len();
+    let shown = format!(
+        "# data: {files} files, each with its pinned sha256, listed in manifest.yaml\n{}",
+        serde_norway::to_string(&shown)?
+    );
     let title = match outputs.manifest.shard {
         Some([i, n]) => format!("cortexbench run (shard {i}/{n})"),
         None => "cortexbench run".to_string(),
@@ -987,11 +1089,12 @@ pub fn write_outputs(out: &Path, outputs: &RunOutputs) -> Result<()> {
         &ReportInputs {
             title,
             rows: outputs.rows.clone(),
+            leaderboard: Some(board.clone()),
             rdms: outputs.rdms.report_panels(),
             geometry: outputs.geometry.clone(),
             jacobian: outputs.jacobian.clone(),
-            manifest,
+            manifest: shown,
         },
     )?;
-    Ok(())
+    Ok(board)
 }
