@@ -419,7 +419,7 @@ pub fn significance_matrix_svg(board: &Leaderboard, benchmark: &str) -> String {
 }
 
 /// Raw score against relative depth, one panel per architecture on one benchmark: one line
-/// per network, coloured by rule, solid for a model's first seed and dashed for the others.
+/// per model (the mean over its seeds), coloured by rule.
 pub fn layer_panels_svg(rows: &[ScoreRow], benchmark: &str) -> Vec<String> {
     let rows: Vec<&ScoreRow> = rows.iter().filter(|r| r.benchmark == benchmark).collect();
     let mut by_arch: BTreeMap<&str, Vec<&ScoreRow>> = BTreeMap::new();
@@ -444,41 +444,35 @@ pub fn layer_panels_svg(rows: &[ScoreRow], benchmark: &str) -> Vec<String> {
                 escape(benchmark),
                 escape(arch)
             );
-            let mut networks: Vec<(&str, &str, u64)> = rows
+            let mut models: Vec<(&str, &str)> = rows
                 .iter()
-                .map(|r| (r.rule.as_str(), r.model.as_str(), r.seed))
+                .map(|r| (r.rule.as_str(), r.model.as_str()))
                 .collect();
-            networks.sort_unstable();
-            networks.dedup();
-            let first_seed = |model: &str| {
-                networks
-                    .iter()
-                    .filter(|n| n.1 == model)
-                    .map(|n| n.2)
-                    .min()
-                    .unwrap_or(0)
-            };
+            models.sort_by_key(|m| (rule_rank(m.0), m.0, m.1));
+            models.dedup();
             let y = |v: f64| top + plot_h - (v - lo) / (hi - lo) * plot_h;
-            for &(rule, model, seed) in &networks {
-                let mut points: Vec<(usize, f64)> = rows
+            for &(rule, model) in &models {
+                // The mean over the model's seeds, layer by layer.
+                let mut by_layer: BTreeMap<usize, (f64, usize)> = BTreeMap::new();
+                for r in rows.iter().filter(|r| r.model == model && r.raw.is_finite()) {
+                    let e = by_layer.entry(r.layer_index).or_default();
+                    e.0 += r.raw;
+                    e.1 += 1;
+                }
+                let last = by_layer.keys().max().copied().unwrap_or(0).max(1) as f64;
+                let path: Vec<String> = by_layer
                     .iter()
-                    .filter(|r| r.model == model && r.seed == seed && r.raw.is_finite())
-                    .map(|r| (r.layer_index, r.raw))
+                    .map(|(&i, &(sum, n))| {
+                        format!(
+                            "{:.1},{:.1}",
+                            left + i as f64 / last * plot_w,
+                            y(sum / n as f64)
+                        )
+                    })
                     .collect();
-                points.sort_by_key(|p| p.0);
-                let last = points.iter().map(|p| p.0).max().unwrap_or(0).max(1) as f64;
-                let path: Vec<String> = points
-                    .iter()
-                    .map(|&(i, v)| format!("{:.1},{:.1}", left + i as f64 / last * plot_w, y(v)))
-                    .collect();
-                let dash = if seed == first_seed(model) {
-                    ""
-                } else {
-                    " stroke-dasharray=\"4 3\""
-                };
                 let _ = write!(
                     svg,
-                    "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.6\"{dash}><title>{} seed {seed}</title></polyline>",
+                    "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\"><title>{}</title></polyline>",
                     path.join(" "),
                     rule_color(rule),
                     escape(model)

@@ -87,8 +87,8 @@ pub fn render(inputs: &ReportInputs) -> Result<String> {
         }
     }
     body.push_str(
-        "</div>\n<p class=\"note\">One line per network, coloured by rule; a model's first \
-         seed solid, its other seeds dashed.</p>\n",
+        "</div>\n<p class=\"note\">One line per model (the mean over its training seeds), \
+         coloured by rule; one panel per architecture.</p>\n",
     );
     if !inputs.rdms.is_empty() {
         body.push_str(
