@@ -320,3 +320,51 @@ impl RunConfig {
         Ok(benchmarks)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(models: &str) -> Result<RunConfig> {
+        let config: RunConfig = serde_norway::from_str(&format!("models:\n{models}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    #[test]
+    fn entries_stand_for_their_seeds_or_the_run_seed() {
+        let c = config(
+            "  - {kind: zoo, rule: bp, arch: cnn, seeds: [3, 1]}\n  - {kind: untrained, arch: cnn}\n",
+        )
+        .unwrap();
+        assert_eq!(c.seeds_of(&c.models[0]), vec![3, 1]);
+        assert_eq!(c.seeds_of(&c.models[1]), vec![1]);
+        let default = RunConfig::default_run(None);
+        assert!(
+            default
+                .models
+                .iter()
+                .all(|m| default.seeds_of(m) == DEFAULT_SEEDS)
+        );
+    }
+
+    #[test]
+    fn empty_or_repeated_seeds_and_too_few_resamples_are_refused() {
+        for (models, message) in [
+            (
+                "  - {kind: zoo, rule: bp, arch: cnn, seeds: []}\n",
+                "seeds is empty",
+            ),
+            (
+                "  - {kind: untrained, arch: cnn, seeds: [2, 2]}\n",
+                "repeat a seed",
+            ),
+        ] {
+            let err = config(models).unwrap_err().to_string();
+            assert!(err.contains(message), "{err}");
+        }
+        let mut c = RunConfig::default_run(None);
+        c.statistics.resamples = 10;
+        assert!(c.validate().unwrap_err().to_string().contains("resamples"));
+    }
+}
