@@ -101,45 +101,152 @@ pub fn rsa_replicates(
             targets.len()
         )));
     }
+    let whole = [(0..targets.len()).collect::<Vec<_>>()];
+    let groups: &[Vec<usize>] = if resamples.subjects.is_some() {
+        subjects
+    } else {
+        &whole
+    };
+    // Spearman, the default, runs on weights instead of copies: each condensed entry (i, j)
+    // appears c_i c_j times in a resample, so ranks come from one sort per RDM for all
+    // resamples, and the correlation is a weighted Pearson of those ranks (the same number
+    // as ranking the expanded vector, in O(pairs) per resample).
+    let sorted = (method == CompareMethod::Spearman).then(|| {
+        (
+            TiedOrder::of(model.condensed()),
+            targets
+                .iter()
+                .map(|t| TiedOrder::of(t.condensed()))
+                .collect::<Vec<_>>(),
+        )
+    });
     Ok((0..resamples.len())
         .into_par_iter()
         .map(|r| {
             let sample = &resamples.stimuli[r];
-            let pairs: Vec<usize> = sample
-                .iter()
-                .enumerate()
-                .flat_map(|(p, &i)| {
-                    sample[p + 1..]
-                        .iter()
-                        .filter(move |&&j| j != i)
-                        .map(move |&j| condensed_index(n, i.min(j), i.max(j)))
-                })
-                .collect();
-            let model_values = Array1::from_iter(pairs.iter().map(|&k| model.condensed()[k]));
-            let drawn: Vec<usize> = match &resamples.subjects {
-                Some(s) => s[r].clone(),
-                None => vec![0],
+            let drawn: &[usize] = match &resamples.subjects {
+                Some(s) => &s[r],
+                None => &[0],
             };
-            let whole = [(0..targets.len()).collect::<Vec<_>>()];
-            let groups: &[Vec<usize>] = if resamples.subjects.is_some() {
-                subjects
-            } else {
-                &whole
-            };
-            let mut values = vec![];
-            for s in drawn {
-                for &t in &groups[s] {
-                    let target =
-                        Array1::from_iter(pairs.iter().map(|&k| targets[t].condensed()[k]));
-                    match compare_vectors(model_values.view(), target.view(), method) {
-                        Ok(v) => values.push(v),
-                        Err(_) => return f64::NAN,
-                    }
+            let targets_drawn = drawn.iter().flat_map(|&s| groups[s].iter().copied());
+            let values: Option<Vec<f64>> = match &sorted {
+                Some((model_order, target_orders)) => {
+                    let weights = pair_weights(sample, n);
+                    let model_ranks = model_order.weighted_ranks(&weights);
+                    targets_drawn
+                        .map(|t| {
+                            let ranks = target_orders[t].weighted_ranks(&weights);
+                            weighted_pearson(&model_ranks, &ranks, &weights)
+                        })
+                        .collect()
                 }
-            }
-            stats::mean_and_sem(&values).0
+                None => {
+                    let pairs = distinct_pairs(sample, n);
+                    let model_values =
+                        Array1::from_iter(pairs.iter().map(|&k| model.condensed()[k]));
+                    targets_drawn
+                        .map(|t| {
+                            let target =
+                                Array1::from_iter(pairs.iter().map(|&k| targets[t].condensed()[k]));
+                            compare_vectors(model_values.view(), target.view(), method).ok()
+                        })
+                        .collect()
+                }
+            };
+            values.map_or(f64::NAN, |v| stats::mean_and_sem(&v).0)
         })
         .collect())
+}
+
+/// The condensed indices of every pair of positions `p < q` of `sample` holding distinct
+/// stimuli (a pair drawn twice appears twice).
+fn distinct_pairs(sample: &[usize], n: usize) -> Vec<usize> {
+    sample
+        .iter()
+        .enumerate()
+        .flat_map(|(p, &i)| {
+            sample[p + 1..]
+                .iter()
+                .filter(move |&&j| j != i)
+                .map(move |&j| condensed_index(n, i.min(j), i.max(j)))
+        })
+        .collect()
+}
+
+/// How often each condensed entry (i, j) appears among the distinct-stimulus pairs of
+/// `sample`: c_i c_j, with c the stimulus counts.
+fn pair_weights(sample: &[usize], n: usize) -> Vec<f64> {
+    let mut counts = vec![0.0f64; n];
+    for &i in sample {
+        counts[i] += 1.0;
+    }
+    let mut weights = Vec::with_capacity(n * n.saturating_sub(1) / 2);
+    for i in 0..n {
+        for j in i + 1..n {
+            weights.push(counts[i] * counts[j]);
+        }
+    }
+    weights
+}
+
+/// A vector's entries in ascending order, cut into runs of equal values.
+struct TiedOrder {
+    order: Vec<usize>,
+    run_ends: Vec<usize>,
+}
+
+impl TiedOrder {
+    fn of(values: ndarray::ArrayView1<f64>) -> TiedOrder {
+        let mut order: Vec<usize> = (0..values.len()).collect();
+        order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+        let mut run_ends = vec![];
+        for p in 1..=order.len() {
+            if p == order.len() || values[order[p]] != values[order[p - 1]] {
+                run_ends.push(p);
+            }
+        }
+        TiedOrder { order, run_ends }
+    }
+
+    /// The average rank (from 1) of each entry when entry k appears `weights[k]` times: a run
+    /// of equal values holding `total` copies above `below` copies ranks `below + (total+1)/2`.
+    fn weighted_ranks(&self, weights: &[f64]) -> Vec<f64> {
+        let mut ranks = vec![0.0; weights.len()];
+        let (mut below, mut start) = (0.0, 0);
+        for &end in &self.run_ends {
+            let run = &self.order[start..end];
+            let total: f64 = run.iter().map(|&k| weights[k]).sum();
+            let rank = below + (total + 1.0) / 2.0;
+            for &k in run {
+                ranks[k] = rank;
+            }
+            below += total;
+            start = end;
+        }
+        ranks
+    }
+}
+
+/// Pearson correlation of `a` and `b` with entry k counted `w[k]` times; `None` when either
+/// is constant over the weighted entries.
+fn weighted_pearson(a: &[f64], b: &[f64], w: &[f64]) -> Option<f64> {
+    let total: f64 = w.iter().sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let mean = |x: &[f64]| x.iter().zip(w).map(|(v, w)| v * w).sum::<f64>() / total;
+    let (ma, mb) = (mean(a), mean(b));
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for ((x, y), w) in a.iter().zip(b).zip(w) {
+        if *w > 0.0 {
+            let (dx, dy) = (x - ma, y - mb);
+            sab += w * dx * dy;
+            saa += w * dx * dx;
+            sbb += w * dy * dy;
+        }
+    }
+    let denom = (saa * sbb).sqrt();
+    (denom > 0.0).then(|| (sab / denom).clamp(-1.0, 1.0))
 }
 
 /// CKA replicates from the two representations' kernels. The debiased estimator is not
@@ -257,4 +364,59 @@ pub fn predictivity_replicates(
             stats::mean_and_sem(&medians).0
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weighted_spearman_equals_ranking_the_expanded_pairs() {
+        // Ties in both RDMs, repeated stimuli in every resample.
+        let n = 14;
+        let len = n * (n - 1) / 2;
+        let model = Rdm::from_condensed(Array1::from_iter((0..len).map(|k| ((k * 7) % 11) as f64)))
+            .unwrap();
+        let targets: Vec<Rdm> = (0..3)
+            .map(|t| {
+                Rdm::from_condensed(Array1::from_iter(
+                    (0..len).map(|k| ((k * (3 + t) + t) % 13) as f64 * 0.5),
+                ))
+                .unwrap()
+            })
+            .collect();
+        let subjects = vec![vec![0, 1], vec![2]];
+        let resamples = Resamples::draw(n, 2, 40, 8);
+        let fast = rsa_replicates(
+            &model,
+            &targets,
+            &subjects,
+            CompareMethod::Spearman,
+            &resamples,
+        )
+        .unwrap();
+        let groups = |s: usize| subjects[s].clone();
+        for (r, sample) in resamples.stimuli.iter().enumerate() {
+            let pairs = distinct_pairs(sample, n);
+            let pick = |rdm: &Rdm| Array1::from_iter(pairs.iter().map(|&k| rdm.condensed()[k]));
+            let values: Vec<f64> = resamples.subjects.as_ref().unwrap()[r]
+                .iter()
+                .flat_map(|&s| groups(s))
+                .map(|t| {
+                    compare_vectors(
+                        pick(&model).view(),
+                        pick(&targets[t]).view(),
+                        CompareMethod::Spearman,
+                    )
+                    .unwrap()
+                })
+                .collect();
+            let slow = stats::mean_and_sem(&values).0;
+            assert!(
+                (fast[r] - slow).abs() < 1e-12,
+                "resample {r}: {} vs {slow}",
+                fast[r]
+            );
+        }
+    }
 }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use crate::html::escape;
 use crate::leaderboard::{Entry, Leaderboard};
 use crate::rows::ScoreRow;
 
@@ -553,13 +554,6 @@ fn ticks(lo: f64, hi: f64) -> Vec<f64> {
         t += step;
     }
     out
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

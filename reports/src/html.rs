@@ -258,8 +258,8 @@ fn num(v: Option<f64>) -> String {
     v.map_or("–".to_string(), |v| format!("{v:.4}"))
 }
 
-/// Escapes text for HTML.
-fn escape(text: &str) -> String {
+/// Escapes text for HTML (and SVG).
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

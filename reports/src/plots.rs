@@ -4,6 +4,7 @@ use base64::Engine;
 use plotters::prelude::*;
 
 use crate::error::{ReportError, Result};
+use crate::html::escape;
 
 /// A condensed RDM to draw as a heatmap.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,13 +162,6 @@ pub fn rdm_heatmap(panel: &RdmPanel) -> Result<String> {
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"280\" height=\"300\" viewBox=\"0 0 280 300\" font-family=\"sans-serif\"><rect width=\"280\" height=\"300\" fill=\"white\"/><text x=\"140\" y=\"16\" font-size=\"12\" text-anchor=\"middle\">{}</text><image x=\"14\" y=\"30\" width=\"252\" height=\"252\" preserveAspectRatio=\"none\" style=\"image-rendering:pixelated\" href=\"data:image/png;base64,{data}\"/></svg>",
         escape(&title)
     ))
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// `title` cut to its last `max` characters behind an ellipsis.
