@@ -94,10 +94,13 @@ pub fn trained(
     let mut trained_now = false;
     if !checkpoint.is_file() {
         bar.set_message(format!("training {name}"));
-        let trained = model_zoo::train(config, &sets.train, &sets.test, |_, _| bar.tick())
-            .with_context(|| format!("training {name}"))?;
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        // Saved after every epoch, so a stopped run continues where it was.
+        let state = dir.join(model_zoo::resume::STATE_FILE);
+        let trained =
+            model_zoo::train_resumable(config, &sets.train, &sets.test, &state, |_, _| bar.tick())
+                .with_context(|| format!("training {name}"))?;
         model_zoo::checkpoint::save(&checkpoint, &trained.net, config)?;
+        std::fs::remove_file(&state).with_context(|| format!("removing {}", state.display()))?;
         trained_now = true;
     }
     let (net, saved) = model_zoo::checkpoint::load(&checkpoint)?;

@@ -60,6 +60,9 @@ fn quick_training_writes_checkpoint_history_config_and_manifest() {
     assert_eq!(config.seed, 3);
     let history = std::fs::read_to_string(dir.join("history.csv")).unwrap();
     assert_eq!(history.lines().count(), 3, "{history}");
+    for state in ["training-state.safetensors", "training-state.jacobian.json"] {
+        assert!(!dir.join(state).exists(), "{state} is removed at the end");
+    }
     assert!(
         history
             .starts_with("epoch,train_loss,train_accuracy,test_loss,test_accuracy,alignment_fc1")
@@ -131,6 +134,90 @@ fn quick_training_writes_checkpoint_history_config_and_manifest() {
             .lines()
             .any(|l| l.split_whitespace().next() == Some("fc1") && l.trim_end().ends_with("256")),
         "{zoo_text}"
+    );
+}
+
+#[test]
+fn a_killed_training_run_continues_from_its_last_epoch_to_the_same_network() {
+    let cache = tempfile::tempdir().unwrap();
+    let train_args = |zoo: &std::path::Path| -> Vec<String> {
+        [
+            "train",
+            "--rule",
+            "nmnc",
+            "--dataset",
+            "fashion-mnist",
+            "--preset",
+            "quick",
+            "--epochs",
+            "3",
+            "--zoo",
+            zoo.to_str().unwrap(),
+            "--offline",
+            "--data-dir",
+            cache.path().to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let whole = tempfile::tempdir().unwrap();
+    let args = train_args(whole.path());
+    let out = harness(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Killed (SIGKILL) as soon as the first epoch's state is on disk.
+    let stopped = tempfile::tempdir().unwrap();
+    let args = train_args(stopped.path());
+    let dir = stopped.path().join("nmnc-fmnist-mlp-s1");
+    let state = dir.join("training-state.safetensors");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(&args)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !state.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before its first epoch was seen"
+        );
+        assert!(
+            started.elapsed().as_secs() < 300,
+            "no training state after 300 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!dir.join("model.safetensors").exists());
+
+    let resumed = harness(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let report = String::from_utf8_lossy(&resumed.stdout);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert!(report.contains("resumed after epoch 1"), "{report}");
+    let whole_dir = whole.path().join("nmnc-fmnist-mlp-s1");
+    let load =
+        |d: &std::path::Path| model_zoo::checkpoint::load(&d.join("model.safetensors")).unwrap();
+    assert_eq!(
+        load(&dir),
+        load(&whole_dir),
+        "same weights as the run that never stopped"
+    );
+    for table in ["history.csv", "jacobian_alignment.csv"] {
+        let read = |d: &std::path::Path| std::fs::read_to_string(d.join(table)).unwrap();
+        assert_eq!(read(&dir), read(&whole_dir), "{table}");
+    }
+    assert!(
+        !state.exists(),
+        "the state is removed once the checkpoint is written"
     );
 }
 

@@ -1,8 +1,10 @@
 //! Checkpoints: a network's weights as safetensors (`fc1.weight` `(out, in)`, `fc1.bias`,
 //! little-endian f32; a convolution's `conv1.weight` is `(out, kh·kw·c)` with its taps in
 //! (ky, kx, c) order), with the layer order, kinds, input geometry, nonlinearities and the
-//! training config that produced them in the file's metadata (`format`: `cortexbench-network-1`). Written to a temporary file and renamed, so a
-//! checkpoint is either complete or absent.
+//! training config that produced them in the file's metadata (`format`:
+//! `cortexbench-network-1`). Written to a temporary file and renamed, so a checkpoint is either
+//! complete or absent. The tensor reader and writer here also serve the training state of
+//! [`crate::resume`].
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -29,56 +31,19 @@ struct LayerInfo {
 
 /// Writes `net` (and the config that trained it) to `path`; returns the file's sha256.
 pub fn save(path: &Path, net: &Network, config: &TrainConfig) -> Result<String> {
-    let bytes_of = |values: &[f32]| {
-        values
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect::<Vec<u8>>()
-    };
-    let mut buffers = vec![];
-    for layer in &net.layers {
-        let w = layer.weight.as_standard_layout();
-        buffers.push((
-            format!("{}.weight", layer.name),
-            vec![w.nrows(), w.ncols()],
-            bytes_of(w.as_slice().expect("standard")),
-        ));
-        buffers.push((
-            format!("{}.bias", layer.name),
-            vec![layer.bias.len()],
-            bytes_of(layer.bias.as_slice().expect("contiguous")),
-        ));
-    }
-    let views = buffers
-        .iter()
-        .map(|(name, shape, data)| {
-            TensorView::new(Dtype::F32, shape.clone(), data)
-                .map(|v| (name.clone(), v))
-                .map_err(|e| ZooError::bad_file(path, e.to_string()))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let layers: Vec<LayerInfo> = net
-        .layers
-        .iter()
-        .map(|l| LayerInfo {
-            name: l.name.clone(),
-            kind: l.kind,
-            activation: l.activation,
-        })
-        .collect();
-    let metadata = HashMap::from([
-        ("format".to_string(), FORMAT.to_string()),
-        (
-            "layers".to_string(),
-            serde_json::to_string(&layers).expect("serialisable"),
-        ),
-        (
-            "train_config".to_string(),
-            serde_json::to_string(config).expect("serialisable"),
-        ),
-    ]);
-    let bytes = safetensors::serialize(views, Some(metadata))
-        .map_err(|e| ZooError::bad_file(path, e.to_string()))?;
+    let mut tensors = TensorWriter::default();
+    let layers = tensors.network("", net);
+    let bytes = tensors.serialize(
+        path,
+        [
+            ("format", FORMAT.to_string()),
+            ("layers", layers),
+            (
+                "train_config",
+                serde_json::to_string(config).expect("serialisable"),
+            ),
+        ],
+    )?;
     write_atomically(path, &bytes)?;
     Ok(hex::encode(Sha256::digest(&bytes)))
 }
@@ -86,65 +51,223 @@ pub fn save(path: &Path, net: &Network, config: &TrainConfig) -> Result<String> 
 /// Reads a checkpoint written by [`save`]: the network and the config that trained it.
 pub fn load(path: &Path) -> Result<(Network, TrainConfig)> {
     let bytes = std::fs::read(path).map_err(|e| ZooError::io(path, e))?;
-    let file = SafeTensors::deserialize(&bytes)
-        .map_err(|e| ZooError::bad_file(path, format!("not a readable safetensors file: {e}")))?;
-    let (_, header) =
-        SafeTensors::read_metadata(&bytes).map_err(|e| ZooError::bad_file(path, e.to_string()))?;
-    let metadata = header.metadata().clone().unwrap_or_default();
-    if metadata.get("format").map(String::as_str) != Some(FORMAT) {
-        return Err(ZooError::bad_file(
-            path,
-            format!("not a cortexbench network checkpoint (format {FORMAT} expected)"),
-        ));
+    let file = TensorReader::new(path, &bytes, FORMAT, "a cortexbench network checkpoint")?;
+    let config: TrainConfig = file.metadata_json("train_config")?;
+    let net = file.network("", file.metadata("layers")?)?;
+    Ok((net, config))
+}
+
+/// Named little-endian tensors on their way into a safetensors file.
+#[derive(Default)]
+pub(crate) struct TensorWriter {
+    buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)>,
+}
+
+impl TensorWriter {
+    /// Adds an f32 tensor.
+    pub(crate) fn f32(&mut self, name: String, shape: &[usize], values: impl Iterator<Item = f32>) {
+        let bytes = values.flat_map(f32::to_le_bytes).collect();
+        self.buffers.push((name, Dtype::F32, shape.to_vec(), bytes));
     }
-    let field = |key: &str| {
-        metadata
-            .get(key)
-            .ok_or_else(|| ZooError::bad_file(path, format!("metadata lacks '{key}'")))
-    };
-    let layers: Vec<LayerInfo> = serde_json::from_str(field("layers")?)
-        .map_err(|e| ZooError::bad_file(path, format!("layers: {e}")))?;
-    let config: TrainConfig = serde_json::from_str(field("train_config")?)
-        .map_err(|e| ZooError::bad_file(path, format!("train_config: {e}")))?;
-    let tensor = |name: &str, ndim: usize| -> Result<(Vec<usize>, Vec<f32>)> {
-        let view = file
-            .tensor(name)
-            .map_err(|e| ZooError::bad_file(path, format!("{name}: {e}")))?;
-        if view.dtype() != Dtype::F32 || view.shape().len() != ndim {
+
+    /// Adds an f64 tensor.
+    pub(crate) fn f64(&mut self, name: String, shape: &[usize], values: impl Iterator<Item = f64>) {
+        let bytes = values.flat_map(f64::to_le_bytes).collect();
+        self.buffers.push((name, Dtype::F64, shape.to_vec(), bytes));
+    }
+
+    /// Adds a u64 vector.
+    pub(crate) fn u64(&mut self, name: String, values: &[u64]) {
+        let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.buffers
+            .push((name, Dtype::U64, vec![values.len()], bytes));
+    }
+
+    /// Adds every layer's `<prefix><layer>.weight` and `.bias`; returns the layer list for
+    /// the metadata (what [`TensorReader::network`] needs back).
+    pub(crate) fn network(&mut self, prefix: &str, net: &Network) -> String {
+        for layer in &net.layers {
+            let (w, b) = (&layer.weight, &layer.bias);
+            self.f32(
+                format!("{prefix}{}.weight", layer.name),
+                w.shape(),
+                w.iter().copied(),
+            );
+            self.f32(
+                format!("{prefix}{}.bias", layer.name),
+                b.shape(),
+                b.iter().copied(),
+            );
+        }
+        let layers: Vec<LayerInfo> = net
+            .layers
+            .iter()
+            .map(|l| LayerInfo {
+                name: l.name.clone(),
+                kind: l.kind,
+                activation: l.activation,
+            })
+            .collect();
+        serde_json::to_string(&layers).expect("serialisable")
+    }
+
+    /// The file's bytes, with `metadata`.
+    pub(crate) fn serialize<const N: usize>(
+        &self,
+        path: &Path,
+        metadata: [(&str, String); N],
+    ) -> Result<Vec<u8>> {
+        let views = self
+            .buffers
+            .iter()
+            .map(|(name, dtype, shape, data)| {
+                TensorView::new(*dtype, shape.clone(), data)
+                    .map(|v| (name.clone(), v))
+                    .map_err(|e| ZooError::bad_file(path, e.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let metadata = metadata
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect::<HashMap<_, _>>();
+        safetensors::serialize(views, Some(metadata))
+            .map_err(|e| ZooError::bad_file(path, e.to_string()))
+    }
+}
+
+/// A safetensors file of a known `format`, read with errors that name the file.
+pub(crate) struct TensorReader<'a> {
+    path: &'a Path,
+    file: SafeTensors<'a>,
+    metadata: HashMap<String, String>,
+}
+
+impl<'a> TensorReader<'a> {
+    /// Parses `bytes` (read from `path`), which must declare `format`; `what` names the kind
+    /// of file in the error otherwise.
+    pub(crate) fn new(path: &'a Path, bytes: &'a [u8], format: &str, what: &str) -> Result<Self> {
+        let file = SafeTensors::deserialize(bytes).map_err(|e| {
+            ZooError::bad_file(path, format!("not a readable safetensors file: {e}"))
+        })?;
+        let (_, header) = SafeTensors::read_metadata(bytes)
+            .map_err(|e| ZooError::bad_file(path, e.to_string()))?;
+        let metadata = header.metadata().clone().unwrap_or_default();
+        if metadata.get("format").map(String::as_str) != Some(format) {
             return Err(ZooError::bad_file(
                 path,
-                format!("{name} must be a {ndim}-D f32 tensor"),
+                format!("not {what} (format {format} expected)"),
             ));
         }
-        let values = view
-            .data()
+        Ok(TensorReader {
+            path,
+            file,
+            metadata,
+        })
+    }
+
+    /// A metadata field.
+    pub(crate) fn metadata(&self, key: &str) -> Result<&str> {
+        self.metadata
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| ZooError::bad_file(self.path, format!("metadata lacks '{key}'")))
+    }
+
+    /// A metadata field holding JSON.
+    pub(crate) fn metadata_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<T> {
+        serde_json::from_str(self.metadata(key)?)
+            .map_err(|e| ZooError::bad_file(self.path, format!("{key}: {e}")))
+    }
+
+    /// The names of the tensors that start with `prefix`.
+    pub(crate) fn names_with(&self, prefix: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .file
+            .names()
+            .into_iter()
+            .filter(|n| n.starts_with(prefix))
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn raw(&self, name: &str, dtype: Dtype) -> Result<(Vec<usize>, &'a [u8])> {
+        let view = self
+            .file
+            .tensor(name)
+            .map_err(|e| ZooError::bad_file(self.path, format!("{name}: {e}")))?;
+        if view.dtype() != dtype {
+            return Err(ZooError::bad_file(
+                self.path,
+                format!("{name} must be {dtype:?}, not {:?}", view.dtype()),
+            ));
+        }
+        Ok((view.shape().to_vec(), view.data()))
+    }
+
+    /// An f32 tensor of `ndim` dimensions: its shape and values.
+    pub(crate) fn f32(&self, name: &str, ndim: usize) -> Result<(Vec<usize>, Vec<f32>)> {
+        let (shape, data) = self.raw(name, Dtype::F32)?;
+        if shape.len() != ndim {
+            return Err(ZooError::bad_file(
+                self.path,
+                format!("{name} must be a {ndim}-D tensor"),
+            ));
+        }
+        let values = data
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
             .collect();
-        Ok((view.shape().to_vec(), values))
-    };
-    let mut net_layers = Vec::with_capacity(layers.len());
-    for info in layers {
-        let (w_shape, w) = tensor(&format!("{}.weight", info.name), 2)?;
-        let (b_shape, b) = tensor(&format!("{}.bias", info.name), 1)?;
-        if b_shape[0] != w_shape[0] {
-            return Err(ZooError::bad_file(
-                path,
-                format!("{}: bias length does not match the weights", info.name),
-            ));
-        }
-        net_layers.push(Layer {
-            name: info.name,
-            kind: info.kind,
-            weight: Array2::from_shape_vec((w_shape[0], w_shape[1]), w).expect("shape checked"),
-            bias: Array1::from(b),
-            activation: info.activation,
-        });
+        Ok((shape, values))
     }
-    let net = Network { layers: net_layers };
-    net.check()
-        .map_err(|e| ZooError::bad_file(path, e.to_string()))?;
-    Ok((net, config))
+
+    /// An f64 tensor: its shape and values.
+    pub(crate) fn f64(&self, name: &str) -> Result<(Vec<usize>, Vec<f64>)> {
+        let (shape, data) = self.raw(name, Dtype::F64)?;
+        let values = data
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect();
+        Ok((shape, values))
+    }
+
+    /// A u64 vector.
+    pub(crate) fn u64(&self, name: &str) -> Result<Vec<u64>> {
+        let (_, data) = self.raw(name, Dtype::U64)?;
+        Ok(data
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect())
+    }
+
+    /// The network written by [`TensorWriter::network`] with `prefix` and `layers`.
+    pub(crate) fn network(&self, prefix: &str, layers: &str) -> Result<Network> {
+        let layers: Vec<LayerInfo> = serde_json::from_str(layers)
+            .map_err(|e| ZooError::bad_file(self.path, format!("layers: {e}")))?;
+        let mut net_layers = Vec::with_capacity(layers.len());
+        for info in layers {
+            let (w_shape, w) = self.f32(&format!("{prefix}{}.weight", info.name), 2)?;
+            let (b_shape, b) = self.f32(&format!("{prefix}{}.bias", info.name), 1)?;
+            if b_shape[0] != w_shape[0] {
+                return Err(ZooError::bad_file(
+                    self.path,
+                    format!("{}: bias length does not match the weights", info.name),
+                ));
+            }
+            net_layers.push(Layer {
+                name: info.name,
+                kind: info.kind,
+                weight: Array2::from_shape_vec((w_shape[0], w_shape[1]), w).expect("shape checked"),
+                bias: Array1::from(b),
+                activation: info.activation,
+            });
+        }
+        let net = Network { layers: net_layers };
+        net.check()
+            .map_err(|e| ZooError::bad_file(self.path, e.to_string()))?;
+        Ok(net)
+    }
 }
 
 /// Writes `bytes` to a temporary file beside `path` and renames it into place.

@@ -14,6 +14,7 @@
 //! | the training loop | [`train`] |
 //! | training presets (`quick`, `standard`) as configs | [`preset`] |
 //! | checkpoints (safetensors) and the zoo manifest | [`checkpoint`], [`manifest`] |
+//! | resumable training: the state saved after each epoch | [`resume`] |
 //! | the interface of scorable models, streaming extraction | [`model`] |
 //! | zoo networks as models | [`zoo_model`] |
 //! | ONNX files as models, export to ONNX | [`onnx`] |
@@ -35,6 +36,7 @@ pub mod network;
 pub mod onnx;
 pub mod optim;
 pub mod preset;
+pub mod resume;
 pub mod rules;
 pub mod train;
 pub mod zoo_model;
@@ -50,9 +52,9 @@ pub use network::{Forward, Layer, LayerKind, Network};
 pub use onnx::OnnxModel;
 pub use optim::{LrSchedule, OptimizerConfig};
 pub use preset::Preset;
-pub use rules::{LearningRule, RuleConfig, Updates};
+pub use rules::{LearningRule, RuleConfig, RuleState, Updates};
 pub use train::{
     ChannelNormalization, EpochRecord, LabelledData, TrainConfig, Trained, TrainingData, evaluate,
-    train,
+    train, train_resumable,
 };
 pub use zoo_model::ZooModel;

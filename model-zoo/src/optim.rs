@@ -76,10 +76,16 @@ impl LrSchedule {
 pub struct Optimizer {
     config: OptimizerConfig,
     lr_factor: f32,
-    step: i32,
-    first: (Vec<Array2<f32>>, Vec<Array1<f32>>),
-    second: (Vec<Array2<f32>>, Vec<Array1<f32>>),
+    /// Steps taken (Adam's bias correction).
+    pub(crate) step: i32,
+    /// First moments (SGD: momentum), weights and biases per layer.
+    pub(crate) first: Moments,
+    /// Second moments (Adam), weights and biases per layer.
+    pub(crate) second: Moments,
 }
+
+/// Per-layer weight and bias arrays shaped like a network's.
+pub(crate) type Moments = (Vec<Array2<f32>>, Vec<Array1<f32>>);
 
 impl Optimizer {
     /// Zero state shaped like `net`.

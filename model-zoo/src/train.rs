@@ -2,6 +2,8 @@
 //! their own, ahead of the step that needs them), a rule's updates, an optimizer step, and
 //! per-epoch loss, accuracy and gradient alignment. Same seed, same machine: same weights.
 
+use std::path::Path;
+
 use ndarray::{Array2, ArrayView2, ArrayView4, Axis};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -16,8 +18,9 @@ use crate::error::{Result, ZooError};
 use crate::loss::cross_entropy;
 use crate::network::Network;
 use crate::optim::{LrSchedule, Optimizer, OptimizerConfig};
-use crate::rules::RuleConfig;
+use crate::resume::{self, Streams};
 use crate::rules::backprop::Backprop;
+use crate::rules::{LearningRule, RuleConfig};
 
 /// Images as `(n, features)` in [0, 1] with integer labels.
 #[derive(Debug, Clone)]
@@ -300,6 +303,10 @@ pub struct Trained {
     pub net: Network,
     /// One record per epoch.
     pub history: Vec<EpochRecord>,
+    /// Epochs restored from a saved training state (0: trained from the start).
+    pub resumed_after: usize,
+    /// Seconds of training, over every run that led here when resumed.
+    pub seconds: f64,
 }
 
 /// Trains a network on `train`, evaluating on `test` after every epoch; `on_epoch` sees each record
@@ -309,6 +316,30 @@ pub fn train(
     config: &TrainConfig,
     train: &LabelledData,
     test: &LabelledData,
+    on_epoch: impl FnMut(&EpochRecord, &Network),
+) -> Result<Trained> {
+    run(config, train, test, None, on_epoch)
+}
+
+/// [`train`] that saves its state to `state` after every epoch and, when `state` holds an
+/// earlier run of the same config, continues from it (`on_epoch` is then called for the new
+/// epochs only). The result is the same, bit for bit, as training without a stop; the caller
+/// removes `state` once it has saved what it needs. See [`crate::resume`].
+pub fn train_resumable(
+    config: &TrainConfig,
+    train: &LabelledData,
+    test: &LabelledData,
+    state: &Path,
+    on_epoch: impl FnMut(&EpochRecord, &Network),
+) -> Result<Trained> {
+    run(config, train, test, Some(state), on_epoch)
+}
+
+fn run(
+    config: &TrainConfig,
+    train: &LabelledData,
+    test: &LabelledData,
+    state_path: Option<&Path>,
     mut on_epoch: impl FnMut(&EpochRecord, &Network),
 ) -> Result<Trained> {
     if config.batch_size == 0 || config.epochs == 0 {
@@ -316,6 +347,7 @@ pub fn train(
             "batch size and epochs must be at least 1".into(),
         ));
     }
+    let started = std::time::Instant::now();
     let classes = usize::from(*train.y.iter().max().unwrap_or(&0)) + 1;
     let mut net = config.architecture.build(
         train.image,
@@ -326,80 +358,155 @@ pub fn train(
     )?;
     let mut rule = config.rule.build(&net, config.seed.wrapping_add(1));
     let mut optimizer = Optimizer::new(config.optimizer, &net);
-    let mut shuffle_rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(2));
-    let mut rule_rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(3));
-    let mut augment_rng = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(4));
+    let mut streams = Streams {
+        shuffle: ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(2)),
+        rule: ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(3)),
+        augment: ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(4)),
+    };
     let mut order: Vec<usize> = (0..train.y.len()).collect();
     let mut history = vec![];
-    for epoch in 1..=config.epochs {
-        optimizer.set_lr_factor(config.lr_schedule.factor(epoch - 1, config.epochs));
-        order.shuffle(&mut shuffle_rng);
-        let steps_this_epoch = order
-            .len()
-            .div_ceil(config.batch_size)
-            .min(config.max_steps_per_epoch.unwrap_or(usize::MAX));
-        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
-        let mut alignment_sum = vec![0.0f64; net.layers.len()];
-        let mut alignment_count = 0usize;
-        // Batches are gathered and augmented on their own thread, two ahead of the step.
-        let (sender, batches) = std::sync::mpsc::sync_channel::<(Array2<f32>, Vec<u8>)>(2);
-        let augment_rng = &mut augment_rng;
-        let order = &order;
-        std::thread::scope(|scope| -> Result<()> {
-            scope.spawn(move || {
-                for batch in order.chunks(config.batch_size).take(steps_this_epoch) {
-                    let mut x = train.x.select(Axis(0), batch);
-                    if let Some(augmentation) = &config.augmentation {
-                        augmentation.apply(&mut x, train.image, augment_rng);
-                    }
-                    let y: Vec<u8> = batch.iter().map(|&i| train.y[i]).collect();
-                    if sender.send((x, y)).is_err() {
-                        break;
-                    }
-                }
-            });
-            for (steps, (x, y)) in batches.into_iter().enumerate() {
-                let forward = net.forward(x.view())?;
-                let (loss, right) = cross_entropy(forward.output(), &y);
-                if !loss.is_finite() {
-                    return Err(ZooError::Diverged(format!(
-                        "loss is {loss} at epoch {epoch}, step {steps}"
-                    )));
-                }
-                let updates = rule.updates(&net, &forward, &y, &mut rule_rng)?;
-                if config.alignment_every > 0 && steps % config.alignment_every == 0 {
-                    let gradient = Backprop::gradient(&net, &forward, &y);
-                    for (sum, c) in alignment_sum
-                        .iter_mut()
-                        .zip(cosine_per_layer(&updates, &gradient))
-                    {
-                        *sum += f64::from(c);
-                    }
-                    alignment_count += 1;
-                }
-                optimizer.step(&mut net, &updates);
-                loss_sum += f64::from(loss) * y.len() as f64;
-                correct += right;
-                seen += y.len();
-            }
-            Ok(())
-        })?;
-        let (test_loss, test_accuracy) = evaluate(&net, test.x.view(), &test.y)?;
-        let record = EpochRecord {
+    let (mut resumed_after, mut earlier_seconds) = (0, 0.0);
+    if let Some(restored) = state_path
+        .map(|path| resume::load(path, config))
+        .transpose()?
+        .flatten()
+    {
+        let path = state_path.expect("loaded from it");
+        if restored.order.len() != order.len() || restored.net.layers.len() != net.layers.len() {
+            return Err(ZooError::bad_file(
+                path,
+                "the saved state does not fit this training data or network",
+            ));
+        }
+        rule.restore(restored.rule)
+            .map_err(|e| ZooError::bad_file(path, e.to_string()))?;
+        net = restored.net;
+        optimizer.step = restored.optimizer_step;
+        optimizer.first = restored.first;
+        optimizer.second = restored.second;
+        streams = restored.streams;
+        order = restored.order;
+        history = restored.history;
+        resumed_after = restored.epochs_done;
+        earlier_seconds = restored.seconds;
+    }
+    for epoch in resumed_after + 1..=config.epochs {
+        let record = run_epoch(
+            config,
             epoch,
-            train_loss: (loss_sum / seen as f64) as f32,
-            train_accuracy: correct as f32 / seen as f32,
-            test_loss,
-            test_accuracy,
-            alignment: alignment_sum
-                .iter()
-                .map(|s| (s / alignment_count.max(1) as f64) as f32)
-                .collect(),
-        };
+            train,
+            test,
+            &mut net,
+            rule.as_mut(),
+            &mut optimizer,
+            &mut streams,
+            &mut order,
+        )?;
         on_epoch(&record, &net);
         history.push(record);
+        if let Some(path) = state_path {
+            resume::save(
+                path,
+                config,
+                &resume::Snapshot {
+                    epochs_done: epoch,
+                    net: &net,
+                    optimizer: &optimizer,
+                    rule: rule.as_ref(),
+                    streams: &streams,
+                    order: &order,
+                    history: &history,
+                    seconds: earlier_seconds + started.elapsed().as_secs_f64(),
+                },
+            )?;
+        }
     }
-    Ok(Trained { net, history })
+    Ok(Trained {
+        net,
+        history,
+        resumed_after,
+        seconds: earlier_seconds + started.elapsed().as_secs_f64(),
+    })
+}
+
+/// One pass over the (shuffled) training data and the evaluation after it.
+#[allow(clippy::too_many_arguments)]
+fn run_epoch(
+    config: &TrainConfig,
+    epoch: usize,
+    train: &LabelledData,
+    test: &LabelledData,
+    net: &mut Network,
+    rule: &mut dyn LearningRule,
+    optimizer: &mut Optimizer,
+    streams: &mut Streams,
+    order: &mut [usize],
+) -> Result<EpochRecord> {
+    optimizer.set_lr_factor(config.lr_schedule.factor(epoch - 1, config.epochs));
+    order.shuffle(&mut streams.shuffle);
+    let steps_this_epoch = order
+        .len()
+        .div_ceil(config.batch_size)
+        .min(config.max_steps_per_epoch.unwrap_or(usize::MAX));
+    let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+    let mut alignment_sum = vec![0.0f64; net.layers.len()];
+    let mut alignment_count = 0usize;
+    // Batches are gathered and augmented on their own thread, two ahead of the step.
+    let (sender, batches) = std::sync::mpsc::sync_channel::<(Array2<f32>, Vec<u8>)>(2);
+    let augment_rng = &mut streams.augment;
+    let rule_rng = &mut streams.rule;
+    let order = &*order;
+    std::thread::scope(|scope| -> Result<()> {
+        scope.spawn(move || {
+            for batch in order.chunks(config.batch_size).take(steps_this_epoch) {
+                let mut x = train.x.select(Axis(0), batch);
+                if let Some(augmentation) = &config.augmentation {
+                    augmentation.apply(&mut x, train.image, augment_rng);
+                }
+                let y: Vec<u8> = batch.iter().map(|&i| train.y[i]).collect();
+                if sender.send((x, y)).is_err() {
+                    break;
+                }
+            }
+        });
+        for (steps, (x, y)) in batches.into_iter().enumerate() {
+            let forward = net.forward(x.view())?;
+            let (loss, right) = cross_entropy(forward.output(), &y);
+            if !loss.is_finite() {
+                return Err(ZooError::Diverged(format!(
+                    "loss is {loss} at epoch {epoch}, step {steps}"
+                )));
+            }
+            let updates = rule.updates(net, &forward, &y, rule_rng)?;
+            if config.alignment_every > 0 && steps % config.alignment_every == 0 {
+                let gradient = Backprop::gradient(net, &forward, &y);
+                for (sum, c) in alignment_sum
+                    .iter_mut()
+                    .zip(cosine_per_layer(&updates, &gradient))
+                {
+                    *sum += f64::from(c);
+                }
+                alignment_count += 1;
+            }
+            optimizer.step(net, &updates);
+            loss_sum += f64::from(loss) * y.len() as f64;
+            correct += right;
+            seen += y.len();
+        }
+        Ok(())
+    })?;
+    let (test_loss, test_accuracy) = evaluate(net, test.x.view(), &test.y)?;
+    Ok(EpochRecord {
+        epoch,
+        train_loss: (loss_sum / seen as f64) as f32,
+        train_accuracy: correct as f32 / seen as f32,
+        test_loss,
+        test_accuracy,
+        alignment: alignment_sum
+            .iter()
+            .map(|s| (s / alignment_count.max(1) as f64) as f32)
+            .collect(),
+    })
 }
 
 /// Examples per forward pass when evaluating (bounds a CNN's im2col buffers to ~50 MB).

@@ -88,10 +88,14 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     // Jacobian–manifold alignment of every hidden layer after each epoch, on a fixed
     // balanced probe of test images.
     let (probe, _) = crate::geometry::class_probe(test_set);
-    let mut over_training: Vec<(usize, reports::JacobianRow)> = vec![];
+    // Training saves its state after every epoch and continues from it when rerun (same
+    // command, same config); the Jacobian history so far is kept beside it.
+    let state = out.join(model_zoo::resume::STATE_FILE);
+    let jacobian_state = out.join(JACOBIAN_STATE);
+    let mut over_training = earlier_jacobian_history(&state, &jacobian_state)?;
     let mut alignment_error = None;
     let started = std::time::Instant::now();
-    let trained = model_zoo::train(&config, train_set, test_set, |r: &EpochRecord, net| {
+    let trained = model_zoo::train_resumable(&config, train_set, test_set, &state, |r: &EpochRecord, net| {
         bar.inc(1);
         let subject = crate::geometry::Subject {
             model: &name,
@@ -114,7 +118,14 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             .filter(|j| j.k == 10)
             .map(|j| format!("{} {:.2} (random {:.3})", j.layer, j.captured, j.random))
             .collect();
+        over_training.retain(|(epoch, _)| *epoch < r.epoch);
         over_training.extend(jacobian.into_iter().map(|j| (r.epoch, j)));
+        if let Err(e) = serde_json::to_string(&over_training)
+            .map_err(anyhow::Error::from)
+            .and_then(|json| write_text(&jacobian_state, &json))
+        {
+            alignment_error.get_or_insert(e);
+        }
         // Printed even when the bar is hidden (not a terminal), so logs keep the history.
         bar.suspend(|| {
             eprintln!(
@@ -156,6 +167,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         &mut model_zoo::ZooModel::new(trained.net.clone())?,
         &metadata,
     )?;
+    for done in [&state, &jacobian_state] {
+        std::fs::remove_file(done).with_context(|| format!("removing {}", done.display()))?;
+    }
     let last = trained.history.last().expect("at least one epoch");
     let manifest_path = zoo.join("manifest.yaml");
     let mut manifest = Manifest::load(&manifest_path)?;
@@ -171,16 +185,40 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         sha256,
     });
     manifest.save(&manifest_path)?;
+    let resumed = match trained.resumed_after {
+        0 => String::new(),
+        k => format!(
+            " (resumed after epoch {k}; {:.0} s in this run)",
+            started.elapsed().as_secs_f64()
+        ),
+    };
     println!(
-        "{name}: test accuracy {:.4} after {} epochs in {:.0} s; checkpoint {} (and {}); manifest {}",
+        "{name}: test accuracy {:.4} after {} epochs in {:.0} s of training{resumed}; checkpoint {} (and {}); manifest {}",
         last.test_accuracy,
         config.epochs,
-        started.elapsed().as_secs_f64(),
+        trained.seconds,
         checkpoint.display(),
         onnx.display(),
         manifest_path.display()
     );
     Ok(())
+}
+
+/// The Jacobian alignment history of the epochs in the training state.
+const JACOBIAN_STATE: &str = "training-state.jacobian.json";
+
+/// The Jacobian history of the epochs a saved training state holds (empty without one).
+fn earlier_jacobian_history(
+    state: &Path,
+    history: &Path,
+) -> Result<Vec<(usize, reports::JacobianRow)>> {
+    if !state.is_file() || !history.is_file() {
+        return Ok(vec![]);
+    }
+    let text = std::fs::read_to_string(history)
+        .with_context(|| format!("reading {}", history.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a Jacobian alignment history", history.display()))
 }
 
 /// The default architecture of a data set: the CIFAR convnet, Fashion-MNIST's MLP.

@@ -42,7 +42,7 @@ use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{LearningRule, Updates, propagate_error, random_feedback};
+use super::{LearningRule, RuleState, Updates, propagate_error, random_feedback};
 use crate::error::{Result, ZooError};
 use crate::loss::output_error;
 use crate::network::{Forward, Network};
@@ -689,4 +689,46 @@ impl LearningRule for DeepFeedbackControl {
         self.learn_feedback_with(&jacobian)?;
         Ok(updates)
     }
+
+    /// Q (`feedback.<i>`), the noise stream and whether feedback pre-training has run.
+    fn state(&self) -> RuleState {
+        RuleState {
+            arrays: self
+                .feedback
+                .iter()
+                .enumerate()
+                .map(|(i, q)| (format!("feedback.{i}"), q.mapv(f64::from).into_dyn()))
+                .collect(),
+            values: serde_json::to_value(DfcValues {
+                noise_rng: self.noise_rng.clone(),
+                pretrained: self.pretrained,
+            })
+            .expect("serialisable"),
+        }
+    }
+
+    fn restore(&mut self, mut state: RuleState) -> Result<()> {
+        let values: DfcValues = state.values()?;
+        let mut feedback = Vec::with_capacity(self.feedback.len());
+        for (i, q) in self.feedback.iter().enumerate() {
+            let saved = state.take(&format!("feedback.{i}"), q.shape())?;
+            feedback.push(
+                saved
+                    .mapv(|v| v as f32)
+                    .into_dimensionality()
+                    .expect("2-D, shape checked"),
+            );
+        }
+        self.feedback = feedback;
+        self.noise_rng = values.noise_rng;
+        self.pretrained = values.pretrained;
+        Ok(())
+    }
+}
+
+/// DFC's saved scalars.
+#[derive(Serialize, Deserialize)]
+struct DfcValues {
+    noise_rng: ChaCha8Rng,
+    pretrained: bool,
 }

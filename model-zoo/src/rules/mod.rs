@@ -15,11 +15,11 @@ pub mod noise_correlation;
 pub mod perturbation;
 pub mod sign_symmetry;
 
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array1, Array2, ArrayD, Axis};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Result, ZooError};
 use crate::network::{Forward, Network};
 
 /// Update directions for every layer, descended by the optimizer (for backprop, the gradient).
@@ -64,6 +64,59 @@ pub trait LearningRule: Send {
         labels: &[u8],
         rng: &mut ChaCha8Rng,
     ) -> Result<Updates>;
+
+    /// The state the rule has accumulated (learned feedback weights, running statistics, a
+    /// random stream of its own), for resuming training exactly; what the rule rebuilds from
+    /// its config and seed is not in it. Stateless rules return the empty state.
+    fn state(&self) -> RuleState {
+        RuleState::default()
+    }
+
+    /// Continues from a [`LearningRule::state`] of the same rule on the same network.
+    fn restore(&mut self, state: RuleState) -> Result<()> {
+        if state == RuleState::default() {
+            Ok(())
+        } else {
+            Err(ZooError::Config(format!(
+                "rule '{}' keeps no state, but a state was given",
+                self.name()
+            )))
+        }
+    }
+}
+
+/// A rule's accumulated state: named arrays (stored exactly as f64) and small values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleState {
+    /// Arrays by name, e.g. `feedback.0`.
+    pub arrays: Vec<(String, ArrayD<f64>)>,
+    /// Counters, flags and random streams, as JSON (`null` when none).
+    pub values: serde_json::Value,
+}
+
+impl RuleState {
+    /// Removes and returns the array `name`, which must have `shape`.
+    pub(crate) fn take(&mut self, name: &str, shape: &[usize]) -> Result<ArrayD<f64>> {
+        let at = self
+            .arrays
+            .iter()
+            .position(|(n, _)| n == name)
+            .ok_or_else(|| ZooError::Config(format!("rule state lacks '{name}'")))?;
+        let (_, array) = self.arrays.swap_remove(at);
+        if array.shape() != shape {
+            return Err(ZooError::Shape(format!(
+                "rule state '{name}' is {:?}, the network needs {shape:?}",
+                array.shape()
+            )));
+        }
+        Ok(array)
+    }
+
+    /// Reads the JSON values as `T`.
+    pub(crate) fn values<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_value(self.values.clone())
+            .map_err(|e| ZooError::Config(format!("rule state values: {e}")))
+    }
 }
 
 /// A rule and its options, as configs name them.

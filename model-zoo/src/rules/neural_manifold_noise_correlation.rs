@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::perturbation::{PerturbationOptions, estimate_updates, gaussian};
-use super::{LearningRule, Updates};
+use super::{LearningRule, RuleState, Updates};
 use crate::error::{Result, ZooError};
 use crate::network::{Forward, Network};
 
@@ -169,5 +169,70 @@ impl LearningRule for NeuralManifoldNoiseCorrelation {
             rng,
             |l, rows, rng| gaussian(rows, bases[l].ncols(), sigma, rng).dot(&bases[l].t()),
         )
+    }
+
+    /// The running mean and second moment of each layer (`mean.<l>`, `second_moment.<l>`),
+    /// the current subspaces (`basis.<l>`) and the step count.
+    fn state(&self) -> RuleState {
+        let mut arrays = vec![];
+        for (l, (mean, second)) in self.mean.iter().zip(&self.second_moment).enumerate() {
+            arrays.push((format!("mean.{l}"), mean.clone().into_dyn()));
+            arrays.push((format!("second_moment.{l}"), second.clone().into_dyn()));
+        }
+        for (l, basis) in self.bases.iter().enumerate() {
+            arrays.push((format!("basis.{l}"), basis.mapv(f64::from).into_dyn()));
+        }
+        RuleState {
+            arrays,
+            values: serde_json::json!({"steps": self.steps, "bases": self.bases.len()}),
+        }
+    }
+
+    fn restore(&mut self, mut state: RuleState) -> Result<()> {
+        #[derive(Deserialize)]
+        struct Values {
+            steps: usize,
+            bases: usize,
+        }
+        let values: Values = state.values()?;
+        let layers = self.mean.len();
+        if values.bases != 0 && values.bases != layers {
+            return Err(ZooError::Shape(format!(
+                "rule state has subspaces of {} layers, the network has {layers}",
+                values.bases
+            )));
+        }
+        let as_2d = |a: ndarray::ArrayD<f64>| -> Array2<f64> {
+            a.into_dimensionality().expect("2-D, shape checked")
+        };
+        for l in 0..layers {
+            let units = self.mean[l].len();
+            self.mean[l] = state
+                .take(&format!("mean.{l}"), &[units])?
+                .into_dimensionality()
+                .expect("1-D, shape checked");
+            self.second_moment[l] =
+                as_2d(state.take(&format!("second_moment.{l}"), &[units, units])?);
+        }
+        let mut bases = Vec::with_capacity(values.bases);
+        for l in 0..values.bases {
+            let units = self.mean[l].len();
+            let at = state
+                .arrays
+                .iter()
+                .find(|(n, _)| *n == format!("basis.{l}"))
+                .map(|(_, a)| a.shape().to_vec())
+                .unwrap_or_default();
+            let k = at.get(1).copied().unwrap_or(0);
+            if k == 0 || k > units {
+                return Err(ZooError::Shape(format!(
+                    "rule state 'basis.{l}' must have {units} rows and 1 to {units} columns"
+                )));
+            }
+            bases.push(as_2d(state.take(&format!("basis.{l}"), &[units, k])?).mapv(|v| v as f32));
+        }
+        self.bases = bases;
+        self.steps = values.steps;
+        Ok(())
     }
 }

@@ -1,0 +1,115 @@
+//! Resumable training: a run stopped after an epoch and continued from its saved state ends
+//! with the same weights and history, bit for bit, as a run that never stopped, for rules with
+//! state (NMNC's running statistics and subspaces, DFC's learned feedback and noise stream)
+//! and without; a state of another config, or a damaged one, is refused with the file's name.
+
+mod common;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use common::fashion_mnist;
+use model_zoo::rules::deep_feedback_control::{DfcOptions, FeedbackNoise, FeedbackWeights};
+use model_zoo::rules::neural_manifold_noise_correlation::ManifoldOptions;
+use model_zoo::{Augmentation, RuleConfig, TrainConfig, train, train_resumable};
+
+fn config(rule: RuleConfig) -> TrainConfig {
+    TrainConfig {
+        hidden: vec![64, 32],
+        max_steps_per_epoch: Some(6),
+        alignment_every: 2,
+        augmentation: Some(Augmentation {
+            crop_padding: 2,
+            horizontal_flip: true,
+        }),
+        ..TrainConfig::mlp_default(rule, 3, 5)
+    }
+}
+
+fn rules() -> Vec<RuleConfig> {
+    let mut dfc = DfcOptions::default();
+    // Sampled feedback noise, so that DFC's own random stream matters too.
+    if let FeedbackWeights::Trained {
+        pretrain_steps,
+        noise,
+        ..
+    } = &mut dfc.feedback
+    {
+        *pretrain_steps = 3;
+        *noise = FeedbackNoise::Sampled { sigma: 0.01 };
+    }
+    vec![
+        RuleConfig::Fa,
+        RuleConfig::Nmnc(ManifoldOptions {
+            refresh_every: 4,
+            ..ManifoldOptions::default()
+        }),
+        RuleConfig::Dfc(dfc),
+    ]
+}
+
+#[test]
+fn a_stopped_run_continued_from_its_state_equals_one_that_never_stopped() {
+    let (train_set, test_set) = fashion_mnist(1000, 200);
+    for rule in rules() {
+        let config = config(rule);
+        let name = config.rule.name();
+        let whole = train(&config, &train_set, &test_set, |_, _| {}).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.safetensors");
+        // A kill during epoch 2: the state of epoch 1 is what is on disk.
+        let stopped = catch_unwind(AssertUnwindSafe(|| {
+            train_resumable(&config, &train_set, &test_set, &state, |record, _| {
+                assert!(record.epoch < 2, "stopped during epoch 2");
+            })
+        }));
+        assert!(stopped.is_err(), "{name}: the first run must stop");
+        let mut seen = vec![];
+        let resumed = train_resumable(&config, &train_set, &test_set, &state, |record, _| {
+            seen.push(record.epoch)
+        })
+        .unwrap();
+        assert_eq!(resumed.resumed_after, 1, "{name}");
+        assert_eq!(seen, [2, 3], "{name}: on_epoch sees the new epochs only");
+        assert_eq!(
+            resumed.net, whole.net,
+            "{name}: weights differ after resuming"
+        );
+        assert_eq!(resumed.history, whole.history, "{name}");
+        // A finished state gives the finished network without training again.
+        let again = train_resumable(&config, &train_set, &test_set, &state, |_, _| {
+            panic!("nothing left to train")
+        })
+        .unwrap();
+        assert_eq!((again.resumed_after, &again.net), (3, &whole.net), "{name}");
+    }
+}
+
+#[test]
+fn a_state_of_another_config_or_a_damaged_one_is_refused_by_name() {
+    let (train_set, test_set) = fashion_mnist(500, 100);
+    let config = TrainConfig {
+        epochs: 1,
+        ..config(RuleConfig::Bp)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.safetensors");
+    train_resumable(&config, &train_set, &test_set, &state, |_, _| {}).unwrap();
+    let other = TrainConfig {
+        seed: 6,
+        ..config.clone()
+    };
+    let err = train_resumable(&other, &train_set, &test_set, &state, |_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("state.safetensors") && err.contains("another training config"),
+        "{err}"
+    );
+    let mut bytes = std::fs::read(&state).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&state, &bytes).unwrap();
+    let err = train_resumable(&config, &train_set, &test_set, &state, |_, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("state.safetensors"), "{err}");
+}
