@@ -12,7 +12,7 @@ use crate::store::DataStore;
 
 /// Where a benchmark's neural data comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "source", rename_all = "snake_case")]
+#[serde(tag = "source", rename_all = "snake_case", deny_unknown_fields)]
 pub enum TargetSpec {
     /// The monkey IT RDM of Kiani et al. 2007.
     Kiani2007MonkeyIt,
@@ -39,7 +39,7 @@ pub enum NiliBound {
 
 /// How a benchmark's ceiling is estimated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CeilingSpec {
     /// No ceiling can be estimated; scores are reported raw only.
     None {
@@ -69,6 +69,7 @@ pub enum CeilingSpec {
 
 /// One benchmark.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Benchmark {
     /// Stable id, `<paper>.<region>-<metric>`.
     pub id: String,

@@ -10,6 +10,7 @@ use crate::error::{DataError, Result};
 
 /// Where a dataset's files come from upstream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Upstream {
     /// `owner/name` of the repository.
     pub repository: String,
@@ -19,6 +20,7 @@ pub struct Upstream {
 
 /// One file of a dataset, pinned by size and content hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FileEntry {
     /// Path relative to the dataset folder (also its sub-path in mirrors and the cache).
     pub path: String,
@@ -30,6 +32,7 @@ pub struct FileEntry {
 
 /// A dataset of the catalog.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Dataset {
     /// Stable id, e.g. `cowley2023-v4`.
     pub id: String,

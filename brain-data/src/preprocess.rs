@@ -50,6 +50,7 @@ pub enum Channels {
 /// Brain-Score places stimuli: a stimulus narrower than the field is shrunk and centred on a
 /// background, a wider one is enlarged and centre-cropped.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VisualDegrees {
     /// Width the stimulus subtended in the experiment.
     pub stimulus: f64,
@@ -66,6 +67,7 @@ fn mid_gray() -> u8 {
 
 /// Per-channel normalisation `(x - mean) / std` of intensities in [0, 1].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Normalization {
     /// Channel means (for one channel, the first is used).
     pub mean: [f32; 3],
@@ -84,6 +86,7 @@ impl Normalization {
 /// The whole preprocessing of a stimulus, in order: centre crop, placement in the field of
 /// view, resize to `size` x `size`, channels, scaling to [0, 1], normalisation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Preprocessing {
     /// Side of the square model input in pixels.
     pub size: u32,

@@ -9,7 +9,7 @@ use crate::gram;
 
 /// The kernel whose Gram matrices CKA aligns.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CkaKernel {
     /// k(a, b) = a·b.
     Linear,
@@ -23,7 +23,7 @@ pub enum CkaKernel {
 
 /// CKA options. The default is debiased linear CKA.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CkaOptions {
     /// Kernel.
     pub kernel: CkaKernel,

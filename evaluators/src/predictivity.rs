@@ -16,7 +16,7 @@ use crate::stats;
 
 /// The regression mapping model features to neuroids.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Regression {
     /// PLS2 with this many components, unscaled (Brain-Score: 25).
     Pls {

@@ -3,15 +3,16 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cka::CkaOptions;
+use crate::cka::{CkaKernel, CkaOptions};
 use crate::compare::CompareMethod;
 use crate::predictivity::Regression;
 use crate::rdm::RdmMethod;
 use crate::splits::CrossValidation;
 
-/// A fully specified metric.
+/// A fully specified metric. Read strictly: an unknown key anywhere is an error, never
+/// silently the default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", from = "MetricInput")]
 pub enum MetricSpec {
     /// RDM of the model vs RDM of the brain.
     Rsa {
@@ -37,6 +38,57 @@ pub enum MetricSpec {
         #[serde(default)]
         cross_validation: CrossValidation,
     },
+}
+
+/// [`MetricSpec`] as configs write it, with CKA's options inline (serde cannot refuse unknown
+/// keys next to a flattened field).
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum MetricInput {
+    Rsa {
+        #[serde(default)]
+        rdm: RdmMethod,
+        #[serde(default)]
+        compare: CompareMethod,
+    },
+    Cka {
+        #[serde(default = "linear")]
+        kernel: CkaKernel,
+        #[serde(default = "debiased")]
+        debiased: bool,
+    },
+    Predictivity {
+        #[serde(default)]
+        regression: Regression,
+        #[serde(default)]
+        cross_validation: CrossValidation,
+    },
+}
+
+fn linear() -> CkaKernel {
+    CkaOptions::default().kernel
+}
+
+fn debiased() -> bool {
+    CkaOptions::default().debiased
+}
+
+impl From<MetricInput> for MetricSpec {
+    fn from(input: MetricInput) -> Self {
+        match input {
+            MetricInput::Rsa { rdm, compare } => MetricSpec::Rsa { rdm, compare },
+            MetricInput::Cka { kernel, debiased } => MetricSpec::Cka {
+                options: CkaOptions { kernel, debiased },
+            },
+            MetricInput::Predictivity {
+                regression,
+                cross_validation,
+            } => MetricSpec::Predictivity {
+                regression,
+                cross_validation,
+            },
+        }
+    }
 }
 
 impl MetricSpec {

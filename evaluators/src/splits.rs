@@ -11,6 +11,7 @@ use crate::error::{MetricError, Result};
 
 /// How stimuli are split into train and test sets.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CrossValidation {
     /// Number of independent random splits.
     pub n_splits: usize,

@@ -22,7 +22,7 @@ fn quick() -> String {
 
 /// A model to score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ModelSpec {
     /// A zoo network trained under `rule` with a preset (or reused from the cache when the
     /// same training config was trained before).
@@ -366,5 +366,62 @@ mod tests {
         let mut c = RunConfig::default_run(None);
         c.statistics.resamples = 10;
         assert!(c.validate().unwrap_err().to_string().contains("resamples"));
+    }
+
+    #[test]
+    fn a_misspelt_key_inside_an_entry_is_an_error_naming_it() {
+        for (text, key) in [
+            (
+                "models:\n  - {kind: onnx, path: m.onnx, layers: [logits], input_shap: [3, 64, 64]}\n",
+                "input_shap",
+            ),
+            (
+                "models:\n  - {kind: onnx, path: m.onnx, layer: [logits]}\n",
+                "layer",
+            ),
+            (
+                "models:\n  - {kind: zoo, rule: bp, arch: mlp, epoch: 5}\n",
+                "epoch",
+            ),
+            (
+                "models:\n  - {kind: untrained, arch: cnn}\nmetrics:\n  kiani2007.IT-rsa: {kind: rsa, compar: pearson}\n",
+                "compar",
+            ),
+            (
+                "models:\n  - {kind: untrained, arch: cnn}\nmetrics:\n  kiani2007.IT-rsa: {kind: cka, debias: false}\n",
+                "debias",
+            ),
+            (
+                "models:\n  - {kind: untrained, arch: cnn}\nmetrics:\n  cowley2023.V4-pls: {kind: predictivity, cross_validation: {split: 5}}\n",
+                "split",
+            ),
+            (
+                "models:\n  - kind: onnx\n    path: m.onnx\n    preprocessing: {size: 64, chanels: rgb}\n",
+                "chanels",
+            ),
+        ] {
+            let err = format!(
+                "{:#}",
+                serde_norway::from_str::<RunConfig>(text).unwrap_err()
+            );
+            assert!(
+                err.contains("unknown field") && err.contains(&format!("`{key}`")),
+                "{text}: {err}"
+            );
+        }
+        // Keys written right still read, the CKA options among them.
+        let c: RunConfig = serde_norway::from_str(
+            "models:\n  - {kind: untrained, arch: cnn}\nmetrics:\n  cowley2023.V4-cka: {kind: cka, debiased: false}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.metrics["cowley2023.V4-cka"],
+            MetricSpec::Cka {
+                options: evaluators::CkaOptions {
+                    debiased: false,
+                    ..Default::default()
+                }
+            }
+        );
     }
 }

@@ -8,6 +8,7 @@ use crate::network::Network;
 
 /// One convolutional stage: a valid k×k convolution, the nonlinearity, 2×2 max pooling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConvStage {
     /// Output channels.
     pub channels: usize,
@@ -20,7 +21,7 @@ pub struct ConvStage {
 
 /// Network family; the hidden dense sizes and the nonlinearity live beside it in the config.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(tag = "arch", rename_all = "snake_case")]
+#[serde(tag = "arch", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Architecture {
     /// Dense layers only (`fc1` … on flattened images).
     #[default]

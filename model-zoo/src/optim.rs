@@ -8,7 +8,7 @@ use crate::rules::Updates;
 
 /// Optimizer and its hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OptimizerConfig {
     /// SGD with heavy-ball momentum: v ← μ v + g, w ← w - lr v.
     Sgd {
@@ -44,7 +44,7 @@ impl OptimizerConfig {
 
 /// How the learning rate changes over training.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LrSchedule {
     /// The configured rate throughout.
     #[default]

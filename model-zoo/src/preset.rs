@@ -154,4 +154,50 @@ mod tests {
             .to_string();
         assert!(err.contains("epoch"), "{err}");
     }
+
+    /// A misspelt key inside any nested part of a training config is refused by name, not
+    /// trained with the default.
+    #[test]
+    fn misspelt_nested_keys_of_a_training_config_are_refused() {
+        let config = Preset::builtin(TrainingData::Cifar10, "quick")
+            .unwrap()
+            .config("nmnc", "cnn")
+            .unwrap();
+        let good = serde_norway::to_string(&config).unwrap();
+        assert_eq!(
+            serde_norway::from_str::<TrainConfig>(&good).unwrap(),
+            config
+        );
+        for (from, to) in [
+            ("beta1:", "beta:"),
+            ("final_fraction:", "final_frac:"),
+            ("channels:", "channel:"),
+            ("refresh_every:", "refresh:"),
+            ("perturbations:", "perturbation_pairs:"),
+            ("crop_padding:", "padding_crop:"),
+        ] {
+            assert!(good.contains(from), "{from} in {good}");
+            let bad = good.replacen(from, to, 1);
+            let err = serde_norway::from_str::<TrainConfig>(&bad)
+                .unwrap_err()
+                .to_string();
+            let key = to.trim_end_matches(':');
+            assert!(
+                err.contains("unknown field") && err.contains(&format!("`{key}`")),
+                "{key}: {err}"
+            );
+        }
+        let dfc = Preset::builtin(TrainingData::Cifar10, "quick")
+            .unwrap()
+            .config("dfc", "cnn")
+            .unwrap();
+        let bad =
+            serde_norway::to_string(&dfc)
+                .unwrap()
+                .replacen("pretrain_steps:", "pretrain:", 1);
+        let err = serde_norway::from_str::<TrainConfig>(&bad)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`pretrain`"), "{err}");
+    }
 }

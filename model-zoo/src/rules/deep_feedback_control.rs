@@ -49,7 +49,7 @@ use crate::network::{Forward, Network};
 
 /// How the controlled state is found.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Dynamics {
     /// DFC-SS: the linearised steady state, solved directly.
     SteadyState,
@@ -66,7 +66,7 @@ pub enum Dynamics {
 
 /// Whether and how the feedback weights Q learn.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FeedbackWeights {
     /// Q stays at its random initialisation.
     Fixed,
@@ -88,7 +88,7 @@ pub enum FeedbackWeights {
 
 /// How the feedback rule meets the noise it learns from.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FeedbackNoise {
     /// The update's expectation over the noise, E[−σ⁻² vᴬ uᵀ] = Gᵀ − Q G Gᵀ per example with
     /// G = (JQ + α̃ I)⁻¹ J: the same fixed points without sampling error, which otherwise

@@ -121,7 +121,7 @@ impl RuleState {
 
 /// A rule and its options, as configs name them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "rule", rename_all = "snake_case")]
+#[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RuleConfig {
     /// Backpropagation.
     Bp,

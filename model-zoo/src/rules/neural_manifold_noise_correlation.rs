@@ -19,14 +19,32 @@ use super::{LearningRule, RuleState, Updates};
 use crate::error::{Result, ZooError};
 use crate::network::{Forward, Network};
 
-/// How many principal components each layer's noise spans.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// How many principal components each layer's noise spans: `{components: 10}` or
+/// `{variance_explained: 0.9}` in configs.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SubspaceSize {
     /// A fixed number (capped at the layer's width).
     Components(usize),
     /// The fewest components explaining at least this fraction of the activity's variance.
     VarianceExplained(f32),
+}
+
+/// Written as a one-key map, the form configs use, rather than a YAML tag (`!components 10`),
+/// which a training config, being an internally tagged rule, could not read back.
+impl Serialize for SubspaceSize {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1))?;
+        match self {
+            SubspaceSize::Components(k) => map.serialize_entry("components", k)?,
+            SubspaceSize::VarianceExplained(f) => map.serialize_entry("variance_explained", f)?,
+        }
+        map.end()
+    }
 }
 
 /// NMNC options.
