@@ -74,8 +74,10 @@ pub(crate) fn kernel_base(
     checks::ensure_min_stimuli(n, 4, what)?;
     checks::ensure_has_features(p, what)?;
     checks::ensure_finite_2d(x, what)?;
-    // Both HSIC estimators are invariant to a shift of the features, so no centring pass.
-    let gram = gram::gram(x);
+    // Both HSIC estimators are invariant to a shift of the features, so no centring pass;
+    // CKA is invariant to the scale of x, so x too large or too small for its Gram matrix
+    // to stay in range is scaled by a power of two first.
+    let gram = gram::gram(checks::unit_scaled(x).0.view());
     match kernel {
         CkaKernel::Linear => Ok(gram),
         CkaKernel::Rbf { threshold } => {
@@ -146,5 +148,5 @@ pub(crate) fn cka_from_grams(
             });
         }
     }
-    Ok(hsic_xy / (hsic_xx * hsic_yy).sqrt())
+    checks::ensure_finite_value(hsic_xy / (hsic_xx * hsic_yy).sqrt(), "CKA")
 }

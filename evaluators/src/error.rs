@@ -16,6 +16,14 @@ pub enum MetricError {
         /// The value itself.
         value: f64,
     },
+    /// A computed quantity left the f64 range (an error, never a score).
+    #[error(
+        "{what} is not finite: the computation left the range of f64 numbers; rescale the data"
+    )]
+    NotFinite {
+        /// The quantity, e.g. `CKA of x and y`.
+        what: String,
+    },
     /// Too few stimuli (rows) for the metric to be defined.
     #[error("{what} has {got} stimuli, but at least {min} are needed")]
     TooFewStimuli {

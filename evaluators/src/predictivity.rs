@@ -210,7 +210,9 @@ pub fn predict_held_out(
 struct Prepared<'a> {
     x_centred: Array2<f64>,
     gram: std::cell::OnceCell<Array2<f64>>,
-    y: ArrayView2<'a, f64>,
+    /// y, scaled by 2^-`y_exponent` when its magnitude is extreme (predictions are scaled back).
+    y: ndarray::CowArray<'a, f64, ndarray::Ix2>,
+    y_exponent: i32,
     kept: Vec<usize>,
     excluded: Vec<usize>,
 }
@@ -246,11 +248,20 @@ impl<'a> Prepared<'a> {
                 consequence: "there is nothing to predict".into(),
             });
         }
+        // Values too large or too small for their products to stay in the f64 range are
+        // scaled by a power of two (exact): y always (every regression is linear in y, and
+        // the predictions are scaled back), x for PLS, whose predictions ignore its scale.
+        let (y, y_exponent) = checks::unit_scaled(y);
+        let x = match regression {
+            Regression::Pls { .. } => checks::unit_scaled(x).0,
+            _ => ndarray::CowArray::from(x),
+        };
         // Centring by the global mean first keeps the later train-mean centring well conditioned.
         Ok(Self {
-            x_centred: gram::center_columns(x),
+            x_centred: gram::center_columns(x.view()),
             gram: std::cell::OnceCell::new(),
             y,
+            y_exponent,
             kept,
             excluded,
         })
@@ -264,7 +275,19 @@ impl<'a> Prepared<'a> {
             Regression::Pls { .. } if self.x_centred.ncols() < fewest_train => Form::Features,
             _ => Form::Gram,
         };
-        self.fit_predict_in(splits, regression, form)
+        let mut fits = self.fit_predict_in(splits, regression, form)?;
+        let back = checks::power_of_two(self.y_exponent);
+        for fit in &mut fits {
+            if self.y_exponent != 0 {
+                fit.predictions.mapv_inplace(|v| v * back);
+            }
+            if fit.predictions.iter().any(|v| !v.is_finite()) {
+                return Err(MetricError::NotFinite {
+                    what: format!("the {} predictions", regression.name()),
+                });
+            }
+        }
+        Ok(fits)
     }
 
     fn fit_predict_in(

@@ -154,16 +154,32 @@ pub fn compute_rdm(x: ArrayView2<f64>, method: RdmMethod) -> Result<Rdm> {
     checks::ensure_finite_2d(x, "x")?;
     let square = match method {
         RdmMethod::Euclidean => {
-            let gram = crate::gram::gram(x);
+            // On x scaled by a power of two 2^-k (exact), then scaled back by 2^2k: the same
+            // numbers, without overflow in the squares; distances beyond f64 are an error.
+            let (scaled, k) = checks::unit_scaled(x);
+            let gram = crate::gram::gram(scaled.view());
+            let back = checks::power_of_two(2 * k);
             let sq_norms = gram.diag().to_owned();
             let mut d = gram;
             d.indexed_iter_mut().for_each(|((i, j), v)| {
-                *v = ((sq_norms[i] + sq_norms[j] - 2.0 * *v) / p as f64).max(0.0);
+                *v = ((sq_norms[i] + sq_norms[j] - 2.0 * *v) / p as f64).max(0.0) * back;
             });
+            if let Some(v) = d.iter().find(|v| !v.is_finite()) {
+                checks::ensure_finite_value(*v, "the squared Euclidean distances of x")?;
+            }
+            if k != 0 && d.iter().any(|&v| v != 0.0 && v < f64::MIN_POSITIVE) {
+                return Err(MetricError::NotFinite {
+                    what: "the squared Euclidean distances of x (below the normal f64 range, \
+                           so their ranks are lost)"
+                        .into(),
+                });
+            }
             d
         }
         RdmMethod::Correlation | RdmMethod::Cosine => {
-            let mut z = x.to_owned();
+            // Each pattern scaled by a power of two first (both measures ignore a pattern's
+            // scale), so no sum of squares can overflow or underflow.
+            let mut z = checks::rows_unit_scaled(x);
             if method == RdmMethod::Correlation {
                 let means = z.mean_axis(Axis(1)).expect("p > 0");
                 z -= &means.insert_axis(Axis(1));

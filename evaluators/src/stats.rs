@@ -6,11 +6,15 @@ use ndarray::ArrayView1;
 pub fn pearson(a: ArrayView1<f64>, b: ArrayView1<f64>) -> Option<f64> {
     debug_assert_eq!(a.len(), b.len());
     let n = a.len() as f64;
-    let mean_a = a.sum() / n;
-    let mean_b = b.sum() / n;
+    // Both vectors scaled by powers of two first (exact, and r ignores scale), so that their
+    // sums and products can neither overflow nor underflow.
+    let fa = crate::checks::power_of_two(-crate::checks::magnitude_exponent(a.iter()));
+    let fb = crate::checks::power_of_two(-crate::checks::magnitude_exponent(b.iter()));
+    let mean_a = a.iter().map(|&x| x * fa).sum::<f64>() / n;
+    let mean_b = b.iter().map(|&y| y * fb).sum::<f64>() / n;
     let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
     for (&x, &y) in a.iter().zip(b.iter()) {
-        let (dx, dy) = (x - mean_a, y - mean_b);
+        let (dx, dy) = (x * fa - mean_a, y * fb - mean_b);
         sab += dx * dy;
         saa += dx * dx;
         sbb += dy * dy;

@@ -486,3 +486,92 @@ fn rbf_cka_bootstrap_brackets_its_estimate() {
         Err(MetricError::InvalidOption(_))
     ));
 }
+
+/// Issue 16, item 6: the metrics that ignore the scale of their input give the same score on
+/// x·1e80, x·1e160 and x·1e-160 as on x, a single huge entry no longer changes an RSA score
+/// through overflow, and what cannot be represented is an error, never a score.
+#[test]
+fn scale_free_metrics_survive_the_ends_of_the_f64_range() {
+    let x = random(48, 30, 71);
+    let y = linear_responses(&x, 12, 1.0, 72);
+    let brain = compute_rdm(y.view(), RdmMethod::Correlation).unwrap();
+    let rsa = |x: &Array2<f64>, method| {
+        compare_rdms(
+            &compute_rdm(x.view(), method)?,
+            &brain,
+            CompareMethod::Spearman,
+        )
+    };
+    let cka_of = |x: &Array2<f64>| cka(x.view(), y.view(), CkaOptions::default());
+    let rbf = CkaOptions {
+        kernel: CkaKernel::Rbf { threshold: 0.8 },
+        debiased: false,
+    };
+    let pls = |x: &Array2<f64>, y: &Array2<f64>| {
+        cross_validated_predictivity(
+            x.view(),
+            y.view(),
+            None,
+            &Regression::Pls { n_components: 5 },
+            &CrossValidation::default(),
+        )
+        .map(|s| s.score)
+    };
+    let reference = (
+        rsa(&x, RdmMethod::Correlation).unwrap(),
+        rsa(&x, RdmMethod::Euclidean).unwrap(),
+        cka_of(&x).unwrap(),
+        cka(x.view(), y.view(), rbf).unwrap(),
+        pls(&x, &y).unwrap(),
+    );
+    for scale in [1e80, 1e160, 1e-160, 1e300] {
+        let xs = &x * scale;
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-10;
+        assert!(
+            close(rsa(&xs, RdmMethod::Correlation).unwrap(), reference.0),
+            "{scale}"
+        );
+        assert!(close(cka_of(&xs).unwrap(), reference.2), "{scale}");
+        assert!(
+            close(cka(xs.view(), y.view(), rbf).unwrap(), reference.3),
+            "{scale}"
+        );
+        assert!(
+            close(pls(&xs, &(&y * scale)).unwrap(), reference.4),
+            "{scale}"
+        );
+        // Squared Euclidean distances of x·1e160 (or x·1e-160) are beyond the normal f64
+        // range: an error, not a score.
+        let representable = (1e-150..1e150).contains(&scale);
+        match rsa(&xs, RdmMethod::Euclidean) {
+            Ok(r) => assert!(representable && close(r, reference.1), "{scale}: {r}"),
+            Err(e) => assert!(
+                !representable && e.to_string().contains("not finite"),
+                "{scale}: {e}"
+            ),
+        }
+    }
+    // One entry of 1e308: its pattern is, to double precision, a single spike, and the
+    // score is the one of that spike, not an artefact of an overflowing sum of squares.
+    let mut spiked = x.clone();
+    spiked[[3, 5]] = 1e308;
+    let mut spike = x.clone();
+    spike.row_mut(3).fill(0.0);
+    spike[[3, 5]] = 1.0;
+    let (a, b) = (
+        rsa(&spiked, RdmMethod::Correlation).unwrap(),
+        rsa(&spike, RdmMethod::Correlation).unwrap(),
+    );
+    assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+    // Ridge is not scale-free: on x·1e160 its Gram matrix overflows, which is an error.
+    let err = cross_validated_predictivity(
+        (&x * 1e160).view(),
+        y.view(),
+        None,
+        &Regression::Ridge { alpha: 1.0 },
+        &CrossValidation::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("not finite"), "{err}");
+}
