@@ -298,11 +298,7 @@ impl<'a> Prepared<'a> {
     ) -> Result<Vec<SplitFit>> {
         let n = self.x_centred.nrows();
         for split in splits {
-            if let Some(&bad) = split.train.iter().chain(&split.test).find(|&&i| i >= n) {
-                return Err(MetricError::ShapeMismatch(format!(
-                    "split index {bad} is out of range for {n} stimuli"
-                )));
-            }
+            split.validate(n)?;
         }
         match (form, regression) {
             (Form::Features, Regression::Pls { n_components }) => {

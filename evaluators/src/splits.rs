@@ -41,6 +41,42 @@ pub struct Split {
     pub test: Vec<usize>,
 }
 
+impl Split {
+    /// Checks that both parts are non-empty, hold each of `n` stimuli at most once, and share
+    /// none (a held-out stimulus in the training set would leak into the score).
+    pub fn validate(&self, n: usize) -> Result<()> {
+        let mut seen = vec![0u8; n];
+        for (part, indices, mark) in [("train", &self.train, 1u8), ("test", &self.test, 2u8)] {
+            if indices.is_empty() {
+                return Err(MetricError::InvalidOption(format!(
+                    "the {part} set of a split is empty"
+                )));
+            }
+            for &i in indices {
+                let Some(slot) = seen.get_mut(i) else {
+                    return Err(MetricError::ShapeMismatch(format!(
+                        "split index {i} is out of range for {n} stimuli"
+                    )));
+                };
+                match *slot {
+                    0 => *slot = mark,
+                    m if m == mark => {
+                        return Err(MetricError::InvalidOption(format!(
+                            "stimulus {i} appears twice in the {part} set of a split"
+                        )));
+                    }
+                    _ => {
+                        return Err(MetricError::InvalidOption(format!(
+                            "stimulus {i} is in both the train and the test set of a split"
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Shuffle splits of `n` stimuli. With labels, every split holds out each label in proportion
 /// to its frequency (largest-remainder rounding), like scikit-learn's `StratifiedShuffleSplit`;
 /// each label then needs at least 2 stimuli.

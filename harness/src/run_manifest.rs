@@ -177,6 +177,19 @@ impl RunManifest {
                 manifest.format
             );
         }
+        // What `reproduce` reruns and `merge` pools is checked as a fresh run's would be.
+        if let Some([i, n]) = manifest.shard
+            && (n == 0 || i >= n)
+        {
+            anyhow::bail!(
+                "{}: shard [{i}, {n}] is not a shard (need 0 <= i < n)",
+                path.display()
+            );
+        }
+        manifest
+            .config
+            .validate()
+            .with_context(|| format!("{}: the run config in it is invalid", path.display()))?;
         Ok(manifest)
     }
 }

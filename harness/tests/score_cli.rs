@@ -213,6 +213,21 @@ fn one_off_score_writes_tables_leaderboard_report_and_manifest_and_reproduces() 
         report.contains("tiny-cnn") && report.contains("is not the file the run scored"),
         "{report}"
     );
+    // A manifest whose shard or config is invalid is refused by name, before any work (a
+    // shard [0, 0] used to panic on a division by zero).
+    let text = std::fs::read_to_string(out.join("manifest.yaml")).unwrap();
+    for (from, to, says) in [
+        ("shard: null", "shard: [0, 0]", "is not a shard"),
+        ("resamples: 1000", "resamples: 3", "resamples"),
+    ] {
+        assert!(text.contains(from), "{from}");
+        let bad = tmp.path().join("bad-manifest.yaml");
+        std::fs::write(&bad, text.replacen(from, to, 1)).unwrap();
+        let refused = harness(&["reproduce", bad.to_str().unwrap()], &cache);
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(1), "{err}");
+        assert!(err.contains("bad-manifest.yaml") && err.contains(says), "{err}");
+    }
 
     // The CI gate: the same leaderboard passes; a drop beyond tolerance or a lost row fails.
     let board_path = out.join("leaderboard.json");

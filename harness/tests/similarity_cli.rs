@@ -255,3 +255,50 @@ fn float32_inputs_are_accepted() {
     let out = json_score(&["--metric", "rsa", "--x", p(&x32), "--y", p(&y)]);
     assert!((out["score"].as_f64().unwrap() - golden_value("compare_spearman")).abs() < 1e-4);
 }
+
+/// Issue 16, items 4 and 5: an empty, repeated or overlapping fixed split is refused with
+/// both files named (it used to panic, or to score held-out stimuli that were also trained
+/// on), and so is an empty test set.
+#[test]
+fn bad_fixed_splits_are_refused_naming_the_index_files() {
+    let (x, y) = (golden("X.npy"), golden("Y.npy"));
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, values: &[i64]| {
+        let path = dir.path().join(name);
+        write_npy(&path, &Array1::from(values.to_vec())).unwrap();
+        path
+    };
+    let train = write("train.npy", &(0..30).collect::<Vec<_>>());
+    let test = write("test.npy", &(30..40).collect::<Vec<_>>());
+    let empty = write("empty.npy", &[]);
+    let overlapping = write("overlap.npy", &(25..35).collect::<Vec<_>>());
+    let repeated = write("repeated.npy", &[30, 31, 31, 32]);
+    for (train, test, says) in [
+        (&empty, &test, "train set of a split is empty"),
+        (&train, &empty, "test set of a split is empty"),
+        (&train, &overlapping, "in both the train and the test set"),
+        (&train, &repeated, "appears twice in the test set"),
+    ] {
+        let err = stderr_of(&[
+            "--metric",
+            "pls",
+            "--x",
+            p(&x),
+            "--y",
+            p(&y),
+            "--train-idx",
+            p(train),
+            "--test-idx",
+            p(test),
+        ]);
+        let (a, b) = (
+            train.file_name().unwrap().to_str().unwrap(),
+            test.file_name().unwrap().to_str().unwrap(),
+        );
+        assert!(
+            err.starts_with("error:") && err.contains(a) && err.contains(b) && err.contains(says),
+            "{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

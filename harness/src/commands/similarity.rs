@@ -394,6 +394,9 @@ fn score_predictivity(
                 train: npy_input::read_indices(train)?,
                 test: npy_input::read_indices(test)?,
             };
+            split.validate(x.nrows()).with_context(|| {
+                format!("--train-idx {} and --test-idx {}", train.display(), test.display())
+            })?;
             report.options =
                 json!({ "regression": regression, "split": { "train": train, "test": test } });
             predictivity_on_splits(x.view(), y.view(), &regression, &[split])?
