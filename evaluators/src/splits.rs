@@ -77,6 +77,10 @@ impl Split {
     }
 }
 
+/// The most splits a cross-validation may ask for: far beyond any use (Brain-Score's
+/// convention is 10), and small enough that the splits' index lists always fit in memory.
+pub const MAX_SPLITS: usize = 10_000;
+
 /// Shuffle splits of `n` stimuli. With labels, every split holds out each label in proportion
 /// to its frequency (largest-remainder rounding), like scikit-learn's `StratifiedShuffleSplit`;
 /// each label then needs at least 2 stimuli.
@@ -91,10 +95,11 @@ pub fn shuffle_splits(
             cv.test_fraction
         )));
     }
-    if cv.n_splits == 0 {
-        return Err(MetricError::InvalidOption(
-            "the number of splits must be at least 1".into(),
-        ));
+    if cv.n_splits == 0 || cv.n_splits > MAX_SPLITS {
+        return Err(MetricError::InvalidOption(format!(
+            "the number of splits must be 1 to {MAX_SPLITS}, got {}",
+            cv.n_splits
+        )));
     }
     let n_test = (cv.test_fraction * n as f64).ceil() as usize;
     if n_test < 3 || n - n_test < 3 {

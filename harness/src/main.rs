@@ -65,6 +65,13 @@ fn exit(result: anyhow::Result<ExitCode>) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so printing into a closed pipe (`harness … | head -1`) would
+    // panic; with the default action the process ends quietly, as other command-line tools do.
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to SIG_DFL before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let result = match Cli::parse().command {
         Command::Similarity(args) => commands::similarity::run(&args),
         Command::Datasets(args) => commands::data::datasets(&args),

@@ -37,7 +37,16 @@ pub fn read_labels(path: &Path) -> Result<Vec<i64>> {
     if let Ok(a) = read_as::<i32, ndarray::Ix1>(path) {
         return Ok(a.iter().map(|&v| i64::from(v)).collect());
     }
-    let a: Array1<f64> = read_float(path, "labels", false)?;
+    let a: Array1<f64> = read_float(path, "labels", false).map_err(|e| {
+        let text = format!("{e:#}");
+        match text.split_once("must be float32 or float64, the file holds ") {
+            Some((_, held)) => anyhow::anyhow!(
+                "{}: labels must be int64, int32, or whole numbers as float32/float64; the file holds {held}",
+                path.display()
+            ),
+            None => e,
+        }
+    })?;
     a.iter()
         .map(|&v| {
             if v.fract() == 0.0 {
@@ -62,7 +71,81 @@ pub fn read_indices(path: &Path) -> Result<Vec<usize>> {
 fn read_as<T: ReadableElement, D: Dimension>(
     path: &Path,
 ) -> std::result::Result<Array<T, D>, ReadNpyError> {
+    check_declared_size(path).map_err(|e| ReadNpyError::Io(std::io::Error::other(e)))?;
     read_npy(path)
+}
+
+/// Fails when the header of a `.npy` file declares more (or less) data than the file holds,
+/// before anything of that size is allocated (a header claiming 10¹² values must not abort
+/// the process). Headers this check cannot read are left to the reader.
+fn check_declared_size(path: &Path) -> std::result::Result<(), String> {
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(_) => return Ok(()), // the reader reports it
+    };
+    let length = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut head = Vec::with_capacity(4096);
+    let _ = file.by_ref().take(65_536 + 12).read_to_end(&mut head);
+    if head.len() < 10 || &head[..6] != b"\x93NUMPY" {
+        return Ok(());
+    }
+    let (header_len, start) = match head[6] {
+        1 => (usize::from(u16::from_le_bytes([head[8], head[9]])), 10),
+        2 | 3 if head.len() >= 12 => (
+            u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize,
+            12,
+        ),
+        _ => return Ok(()),
+    };
+    let Some(header) = head.get(start..start + header_len) else {
+        return Err(format!(
+            "the header is cut short ({} bytes declared, the file has {length})",
+            header_len
+        ));
+    };
+    let header = String::from_utf8_lossy(header);
+    let field = |key: &str| {
+        let at = header.find(&format!("'{key}'"))? + key.len() + 2;
+        let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
+        Some(rest.to_string())
+    };
+    let (Some(descr), Some(shape)) = (field("descr"), field("shape")) else {
+        return Ok(());
+    };
+    let Some(item_size) = descr
+        .strip_prefix('\'')
+        .and_then(|d| d.split('\'').next())
+        .and_then(|d| d.get(2..))
+        .and_then(|digits| digits.parse::<u64>().ok())
+    else {
+        return Ok(()); // structured or unusual dtypes: left to the reader
+    };
+    let Some(dims) = shape
+        .strip_prefix('(')
+        .and_then(|s| s.split(')').next())
+        .map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(|d| d.parse::<u64>())
+                .collect::<std::result::Result<Vec<_>, _>>()
+        })
+        .and_then(|r| r.ok())
+    else {
+        return Ok(());
+    };
+    let declared = dims
+        .iter()
+        .try_fold(item_size, |acc, &d| acc.checked_mul(d));
+    let data = length.saturating_sub((start + header_len) as u64);
+    match declared {
+        Some(bytes) if bytes == data => Ok(()),
+        _ => Err(format!(
+            "the header declares shape {dims:?} of {item_size}-byte values ({} bytes), but the file holds {data} bytes of data",
+            declared.map_or("more than 2^64".to_string(), |b| b.to_string())
+        )),
+    }
 }
 
 fn describe(path: &Path, what: &str, err: ReadNpyError) -> anyhow::Error {
@@ -77,6 +160,7 @@ fn describe(path: &Path, what: &str, err: ReadNpyError) -> anyhow::Error {
         ReadNpyError::WrongDescriptor(d) => {
             format!("{what} must be float32 or float64, the file holds {d}")
         }
+        ReadNpyError::Io(e) if e.kind() == std::io::ErrorKind::Other => e.to_string(),
         other => format!("not a readable .npy file ({other})"),
     };
     anyhow::anyhow!("{}: {problem}", path.display())

@@ -226,7 +226,10 @@ fn one_off_score_writes_tables_leaderboard_report_and_manifest_and_reproduces() 
         let refused = harness(&["reproduce", bad.to_str().unwrap()], &cache);
         let err = String::from_utf8_lossy(&refused.stderr);
         assert_eq!(refused.status.code(), Some(1), "{err}");
-        assert!(err.contains("bad-manifest.yaml") && err.contains(says), "{err}");
+        assert!(
+            err.contains("bad-manifest.yaml") && err.contains(says),
+            "{err}"
+        );
     }
 
     // The CI gate: the same leaderboard passes; a drop beyond tolerance or a lost row fails.

@@ -243,6 +243,41 @@ fn bad_inputs_fail_with_messages_naming_the_file() {
         |f| write_npy(f, &Array2::<f64>::ones((60, 4))).unwrap(),
         &["zero variance"],
     );
+    // A header that claims 10^12 values is refused from the file size, not allocated.
+    assert_bad_x(
+        "rsa",
+        "huge.npy",
+        |f| {
+            let mut header =
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000, 1000000), }"
+                    .to_string();
+            while (10 + header.len() + 1) % 64 != 0 {
+                header.push(' ');
+            }
+            header.push('\n');
+            let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+            bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+            bytes.extend_from_slice(header.as_bytes());
+            bytes.extend_from_slice(&[0u8; 60 * 4 * 8]);
+            std::fs::write(f, bytes).unwrap();
+        },
+        &["1000000", "bytes"],
+    );
+}
+
+#[test]
+fn labels_of_another_type_are_refused_saying_which_types_are_read() {
+    let (x, _) = (golden("X.npy"), golden("Y.npy"));
+    let dir = tempfile::tempdir().unwrap();
+    let labels = dir.path().join("labels.npy");
+    write_npy(&labels, &Array1::<u8>::ones(60)).unwrap();
+    let err = stderr_of(&["--metric", "capacity", "--x", p(&x), "--labels", p(&labels)]);
+    assert!(
+        err.contains("labels.npy")
+            && err.contains("int64, int32")
+            && !err.contains("must be float32 or float64"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -301,4 +336,46 @@ fn bad_fixed_splits_are_refused_naming_the_index_files() {
         );
         assert!(!err.contains("panicked"), "{err}");
     }
+    // Absurd split counts are refused before anything is allocated.
+    let err = stderr_of(&[
+        "--metric",
+        "pls",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--splits",
+        "100000000000",
+    ]);
+    assert!(err.contains("1 to 10000"), "{err}");
+}
+
+/// Issue 16, item 4: printing into a closed pipe (`harness similarity … | head -1`) ends the
+/// process quietly, not with a panic.
+#[test]
+fn a_closed_output_pipe_is_not_a_panic() {
+    let (x, y) = (golden("X.npy"), golden("Y.npy"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args([
+            "similarity",
+            "--metric",
+            "rsa",
+            "--x",
+            p(&x),
+            "--y",
+            p(&y),
+            "--bootstrap",
+            "200",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
 }

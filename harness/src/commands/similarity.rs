@@ -395,7 +395,11 @@ fn score_predictivity(
                 test: npy_input::read_indices(test)?,
             };
             split.validate(x.nrows()).with_context(|| {
-                format!("--train-idx {} and --test-idx {}", train.display(), test.display())
+                format!(
+                    "--train-idx {} and --test-idx {}",
+                    train.display(),
+                    test.display()
+                )
             })?;
             report.options =
                 json!({ "regression": regression, "split": { "train": train, "test": test } });
