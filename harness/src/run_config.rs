@@ -84,6 +84,36 @@ pub enum ModelSpec {
     },
 }
 
+impl ModelSpec {
+    /// The model's name in tables: `<rule>-<data>-<arch>` for zoo networks
+    /// (`untrained-cifar-cnn` for baselines), a checkpoint's folder name, an ONNX entry's
+    /// `name` or its file stem.
+    pub fn name(&self) -> String {
+        match self {
+            ModelSpec::Zoo {
+                rule,
+                arch,
+                dataset,
+                ..
+            } => format!("{rule}-{}-{arch}", dataset.tag()),
+            ModelSpec::Untrained { arch, dataset, .. } => {
+                format!("untrained-{}-{arch}", dataset.tag())
+            }
+            ModelSpec::Checkpoint { path } => {
+                path.parent().and_then(|p| p.file_name()).map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into(),
+                )
+            }
+            ModelSpec::Onnx { path, name, .. } => name.clone().unwrap_or_else(|| {
+                path.file_stem()
+                    .map(|s| s.to_string_lossy().into())
+                    .unwrap_or_default()
+            }),
+        }
+    }
+}
+
 /// A whole scoring run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -273,6 +303,26 @@ impl RunConfig {
                 ModelSpec::Checkpoint { .. } | ModelSpec::Onnx { .. } => {}
             }
         }
+        // Rows, leaderboards and `compare` tell models apart by name alone.
+        let names: Vec<String> = self.models.iter().map(ModelSpec::name).collect();
+        for (j, name) in names.iter().enumerate() {
+            if let Some(i) = names[..j].iter().position(|n| n == name) {
+                let fix = match (&self.models[i], &self.models[j]) {
+                    (ModelSpec::Onnx { .. }, _) | (_, ModelSpec::Onnx { .. }) => {
+                        "give the ONNX entries distinct `name:`s"
+                    }
+                    (ModelSpec::Checkpoint { .. }, _) | (_, ModelSpec::Checkpoint { .. }) => {
+                        "keep the checkpoints in folders of distinct names"
+                    }
+                    _ => "list the seeds of one rule, data set and architecture in one entry",
+                };
+                bail!(
+                    "models {} and {} are both named '{name}', so their rows could not be told apart; {fix}",
+                    i + 1,
+                    j + 1
+                );
+            }
+        }
         self.benchmarks()?;
         Ok(())
     }
@@ -366,6 +416,31 @@ mod tests {
         let mut c = RunConfig::default_run(None);
         c.statistics.resamples = 10;
         assert!(c.validate().unwrap_err().to_string().contains("resamples"));
+    }
+
+    #[test]
+    fn two_models_of_one_name_are_refused() {
+        for (models, fix) in [
+            (
+                "  - {kind: onnx, path: a/model.onnx}\n  - {kind: onnx, path: b/model.onnx}\n",
+                "distinct `name:`s",
+            ),
+            (
+                "  - {kind: zoo, rule: bp, arch: cnn, seeds: [1]}\n  - {kind: zoo, rule: bp, arch: cnn, seeds: [2]}\n",
+                "in one entry",
+            ),
+        ] {
+            let err = config(models).unwrap_err().to_string();
+            assert!(err.contains("models 1 and 2") && err.contains(fix), "{err}");
+        }
+        config(
+            "  - {kind: onnx, path: a/model.onnx, name: a}\n  - {kind: onnx, path: b/model.onnx}\n",
+        )
+        .unwrap();
+        // The default run's names are distinct.
+        RunConfig::default_run(Some("/m/efficientnet_lite0.onnx".into()))
+            .validate()
+            .unwrap();
     }
 
     #[test]

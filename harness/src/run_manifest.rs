@@ -21,7 +21,7 @@ pub struct RunManifest {
     pub format: String,
     /// cortexbench's version.
     pub cortexbench_version: String,
-    /// `git rev-parse HEAD` where the run started, when inside a checkout.
+    /// The git commit cortexbench was built from, when built inside a checkout.
     pub git_commit: Option<String>,
     /// The resolved configuration (rerunning it reproduces the run).
     pub config: RunConfig,
@@ -135,15 +135,11 @@ impl Machine {
     }
 }
 
-/// The current git commit, when the working directory is inside a checkout.
+/// The git commit this cortexbench was built from (recorded at build time, so it is
+/// cortexbench's own whatever directory a run starts in); `None` when built outside a
+/// checkout.
 pub fn git_commit() -> Option<String> {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    Some(env!("CORTEXBENCH_GIT_COMMIT").to_string()).filter(|c| !c.is_empty())
 }
 
 /// The pinned files of the datasets behind `benchmark_datasets`.

@@ -189,6 +189,20 @@ fn one_off_score_writes_tables_leaderboard_report_and_manifest_and_reproduces() 
     let sums = &catalog.dataset("cowley2023-v4").unwrap().files[0].sha256;
     assert!(manifest.contains(sums.as_str()));
     assert!(manifest.contains(&brain_data::sha256_file(&ckpt).unwrap()));
+    // The commit is cortexbench's own, recorded when it was built (issue 16, item 9).
+    let head = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(head) = head {
+        assert!(
+            manifest.contains(&format!("git_commit: {head}")),
+            "{manifest}"
+        );
+    }
 
     // Rerunning from the manifest reproduces every score bit for bit.
     let again = ok(&harness(

@@ -892,10 +892,7 @@ fn open_candidate(
         }
         ModelSpec::Checkpoint { path } => {
             let (net, training) = model_zoo::checkpoint::load(path)?;
-            let name = path.parent().and_then(|p| p.file_name()).map_or_else(
-                || path.display().to_string(),
-                |n| n.to_string_lossy().to_string(),
-            );
+            let name = spec.name();
             from_zoo(zoo_cache::ZooNetwork {
                 name,
                 rule: training.rule.name().into(),
@@ -909,7 +906,7 @@ fn open_candidate(
         }
         ModelSpec::Onnx {
             path,
-            name,
+            name: _,
             rule,
             layers,
             input_shape,
@@ -927,11 +924,7 @@ fn open_candidate(
                 }
                 layers.clone()
             };
-            let name = name.clone().unwrap_or_else(|| {
-                path.file_stem()
-                    .map(|s| s.to_string_lossy().to_string())
-                    .unwrap_or_default()
-            });
+            let name = spec.name();
             let rule = rule.clone().unwrap_or_else(|| "external".into());
             Ok(Candidate {
                 record: ModelRecord {
