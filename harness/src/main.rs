@@ -6,6 +6,7 @@ mod commands;
 mod comparison;
 mod geometry;
 mod npy_input;
+mod output_dir;
 mod run_config;
 mod run_manifest;
 mod scoring;

@@ -568,4 +568,42 @@ fn bad_requests_fail_clearly_and_leave_no_outputs() {
         "{err}"
     );
     assert!(!out.exists(), "a failed run left {}", out.display());
+
+    // An output folder that holds files is refused before any work unless --overwrite, and
+    // merge refuses a folder that is not a complete run (issue 16, item 2).
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("geometry.csv"), "stale").unwrap();
+    let occupied = harness(
+        &[
+            "score",
+            "--model",
+            ckpt.to_str().unwrap(),
+            "--benchmark",
+            "kiani2007.IT-rsa",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &cache,
+    );
+    let err = String::from_utf8_lossy(&occupied.stderr);
+    assert!(
+        !occupied.status.success() && err.contains("--overwrite") && !err.contains("extract"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("geometry.csv")).unwrap(),
+        "stale"
+    );
+    let merged = harness_without_data(&[
+        "merge",
+        out.to_str().unwrap(),
+        "--out",
+        tmp.path().join("merged").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&merged.stderr);
+    assert!(
+        !merged.status.success() && err.contains("not a complete cortexbench run"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("merged").exists());
 }

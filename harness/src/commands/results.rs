@@ -80,6 +80,9 @@ pub struct MergeArgs {
     /// Where the merged results, leaderboard and report go.
     #[arg(long)]
     pub out: PathBuf,
+    /// Replace an output folder that already holds files.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 /// Models whose checkpoint or ONNX file is not the one the run scored.
@@ -151,6 +154,10 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     let mut jacobian: Vec<reports::JacobianRow> = vec![];
     let mut replicates: Vec<reports::BootstrapReplicates> = vec![];
     let mut manifests: Vec<RunManifest> = vec![];
+    crate::output_dir::check_target(&args.out, args.overwrite)?;
+    for dir in &args.shards {
+        crate::output_dir::check_complete_run(dir)?;
+    }
     for dir in &args.shards {
         let part = reports::read_results(&dir.join("results.json"))?;
         for row in &part {
@@ -260,7 +267,9 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
         jacobian,
         replicates,
     };
-    write_outputs(&args.out, &outputs)?;
+    crate::output_dir::write_staged(&args.out, args.overwrite, |dir| {
+        write_outputs(dir, &outputs)
+    })?;
     eprintln!(
         "merged {} shards ({} rows); report: {}",
         args.shards.len(),
@@ -278,6 +287,9 @@ pub struct ReproduceArgs {
     /// Where the rerun's outputs go (default: <run>/reproduction).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Replace an output folder that already holds files.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Largest difference accepted when the rerun is not bit-identical (another machine).
     #[arg(long, default_value_t = 1e-6)]
     pub tolerance: f64,
@@ -303,8 +315,11 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<ExitCode> {
         Some(dir) => dir.clone(),
         None => store.cache_dir().join("zoo"),
     };
+    crate::output_dir::check_target(&config.out, args.overwrite)?;
     let outputs = execute(&config, manifest.shard, &store, &zoo)?;
-    write_outputs(&config.out, &outputs)?;
+    crate::output_dir::write_staged(&config.out, args.overwrite, |dir| {
+        write_outputs(dir, &outputs)
+    })?;
     let same_machine = outputs.manifest.machine.same_hardware(&manifest.machine);
     // On the same hardware a rerun must be bit-identical; elsewhere BLAS kernels may round
     // differently, and differences up to the tolerance pass.

@@ -55,6 +55,9 @@ pub struct ScoreArgs {
     /// Output folder (default: the config's, else cortexbench-results).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Replace an output folder that already holds files (whole, once the run is complete).
+    #[arg(long)]
+    pub overwrite: bool,
     /// Seed of training, the selection split, projections and resamples (default: the
     /// config's, else 1).
     #[arg(long)]
@@ -160,8 +163,11 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         Some(dir) => dir.clone(),
         None => store.cache_dir().join("zoo"),
     };
+    crate::output_dir::check_target(&config.out, args.overwrite)?;
     let outputs = execute(&config, args.shard, &store, &zoo)?;
-    let board = write_outputs(&config.out, &outputs)?;
+    let board = crate::output_dir::write_staged(&config.out, args.overwrite, |dir| {
+        write_outputs(dir, &outputs)
+    })?;
     print!("{}", board.markdown());
     eprintln!(
         "scored {} layers in {:.0} s; report: {}",
@@ -1040,7 +1046,8 @@ fn bar(len: usize, template: &str) -> ProgressBar {
 
 /// Writes results (Parquet, CSV, JSON), the leaderboard with its intervals, pairwise tests and
 /// tied groups (JSON, Markdown, Parquet, CSV), the bootstrap replicates, RDM figures, manifest
-/// and report into `out`, each file atomically; returns the leaderboard.
+/// and report into `out` (a staging folder, see [`crate::output_dir`]); returns the
+/// leaderboard.
 pub fn write_outputs(out: &Path, outputs: &RunOutputs) -> Result<reports::Leaderboard> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     reports::write_results(out, &outputs.rows)?;
