@@ -72,6 +72,16 @@ pub enum DataError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// An environment variable has a value cortexbench cannot read.
+    #[error("{name}={value}: {message}")]
+    Environment {
+        /// The variable.
+        name: String,
+        /// Its value.
+        value: String,
+        /// What is expected.
+        message: String,
+    },
     /// A file has the wrong format or content.
     #[error("{path}: {message}")]
     Format {

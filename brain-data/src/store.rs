@@ -50,7 +50,7 @@ impl DataStore {
 
     /// The store a user gets: cache in `data_dir`, else `$XDG_CACHE_HOME/cortexbench`, else
     /// `~/.cache/cortexbench`; mirror from `CORTEXBENCH_MIRROR` (a folder or a `file://` URL);
-    /// offline when `CORTEXBENCH_OFFLINE=1`; progress bars on.
+    /// offline when `CORTEXBENCH_OFFLINE` is `1`, `true`, `yes` or `on`; progress bars on.
     pub fn from_env(data_dir: Option<PathBuf>) -> Result<Self> {
         let cache = match data_dir {
             Some(dir) => dir,
@@ -60,8 +60,8 @@ impl DataStore {
         if let Some(mirror) = std::env::var_os("CORTEXBENCH_MIRROR").filter(|m| !m.is_empty()) {
             store = store.with_mirror(mirror_dir(&mirror.to_string_lossy())?);
         }
-        if std::env::var("CORTEXBENCH_OFFLINE").is_ok_and(|v| v == "1") {
-            store = store.offline(true);
+        if let Ok(value) = std::env::var("CORTEXBENCH_OFFLINE") {
+            store = store.offline(env_flag("CORTEXBENCH_OFFLINE", &value)?);
         }
         Ok(store)
     }
@@ -335,4 +335,40 @@ fn mirror_dir(value: &str) -> Result<PathBuf> {
         ));
     }
     Ok(path)
+}
+
+/// A yes/no environment variable: `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off`, empty
+/// (any case); anything else is an error, not silently "no".
+fn env_flag(name: &str, value: &str) -> Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "" | "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(DataError::Environment {
+            name: name.into(),
+            value: value.into(),
+            message: "expected 1/0, true/false, yes/no or on/off".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod env_tests {
+    use super::*;
+
+    #[test]
+    fn yes_no_variables_read_the_usual_spellings_and_refuse_others() {
+        for yes in ["1", "true", "TRUE", "yes", "On"] {
+            assert!(env_flag("X", yes).unwrap(), "{yes}");
+        }
+        for no in ["", "0", "false", "No", "off"] {
+            assert!(!env_flag("X", no).unwrap(), "{no}");
+        }
+        let err = env_flag("CORTEXBENCH_OFFLINE", "ja")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("CORTEXBENCH_OFFLINE=ja") && err.contains("true/false"),
+            "{err}"
+        );
+    }
 }

@@ -71,7 +71,7 @@ pub enum ModelSpec {
         /// Rule in tables (default `external`).
         #[serde(default)]
         rule: Option<String>,
-        /// Layers (tensor or node names; default: eight evenly spaced float layers and the
+        /// Layers (tensor or node names; default: seven evenly spaced float layers and the
         /// output).
         #[serde(default)]
         layers: Vec<String>,

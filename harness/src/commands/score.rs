@@ -43,7 +43,7 @@ pub struct ScoreArgs {
     #[arg(long = "model")]
     pub models: Vec<PathBuf>,
     /// Layers of the --model files (comma-separated; default: every layer of a zoo model,
-    /// eight evenly spaced float layers and the output of an ONNX model).
+    /// seven evenly spaced float layers and the output of an ONNX model, eight in all).
     #[arg(long, value_delimiter = ',')]
     pub layers: Vec<String>,
     /// channels,height,width of --model ONNX graphs that leave them open.
