@@ -55,7 +55,8 @@ impl Regression {
         }
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Checks the options (components, penalties) before any data is seen.
+    pub fn validate(&self) -> Result<()> {
         match self {
             Regression::Pls { n_components: 0 } => Err(MetricError::InvalidOption(
                 "PLS needs at least one component".into(),

@@ -92,6 +92,31 @@ impl From<MetricInput> for MetricSpec {
 }
 
 impl MetricSpec {
+    /// Checks the options that need no data (splits, components, penalties, RBF bandwidth),
+    /// so that a config is refused before any work.
+    pub fn validate(&self) -> crate::Result<()> {
+        match self {
+            MetricSpec::Rsa { .. } => Ok(()),
+            MetricSpec::Cka { options } => match options.kernel {
+                CkaKernel::Rbf { threshold }
+                    if threshold.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) =>
+                {
+                    Err(crate::MetricError::InvalidOption(format!(
+                        "RBF threshold must be > 0, got {threshold}"
+                    )))
+                }
+                _ => Ok(()),
+            },
+            MetricSpec::Predictivity {
+                regression,
+                cross_validation,
+            } => {
+                regression.validate()?;
+                cross_validation.validate()
+            }
+        }
+    }
+
     /// Short name for tables: `rsa`, `cka`, `pls`, `ridge`, `ridge_cv`.
     pub fn name(&self) -> &'static str {
         match self {

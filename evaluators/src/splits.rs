@@ -77,6 +77,26 @@ impl Split {
     }
 }
 
+impl CrossValidation {
+    /// Checks the options before any data is seen: 1 to [`MAX_SPLITS`] splits, a test
+    /// fraction strictly between 0 and 1.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
+            return Err(MetricError::InvalidOption(format!(
+                "test fraction must be in (0, 1), got {}",
+                self.test_fraction
+            )));
+        }
+        if self.n_splits == 0 || self.n_splits > MAX_SPLITS {
+            return Err(MetricError::InvalidOption(format!(
+                "the number of splits must be 1 to {MAX_SPLITS}, got {}",
+                self.n_splits
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// The most splits a cross-validation may ask for: far beyond any use (Brain-Score's
 /// convention is 10), and small enough that the splits' index lists always fit in memory.
 pub const MAX_SPLITS: usize = 10_000;
@@ -89,18 +109,7 @@ pub fn shuffle_splits(
     labels: Option<&[i64]>,
     cv: &CrossValidation,
 ) -> Result<Vec<Split>> {
-    if !(cv.test_fraction > 0.0 && cv.test_fraction < 1.0) {
-        return Err(MetricError::InvalidOption(format!(
-            "test fraction must be in (0, 1), got {}",
-            cv.test_fraction
-        )));
-    }
-    if cv.n_splits == 0 || cv.n_splits > MAX_SPLITS {
-        return Err(MetricError::InvalidOption(format!(
-            "the number of splits must be 1 to {MAX_SPLITS}, got {}",
-            cv.n_splits
-        )));
-    }
+    cv.validate()?;
     let n_test = (cv.test_fraction * n as f64).ceil() as usize;
     if n_test < 3 || n - n_test < 3 {
         return Err(MetricError::TooFewStimuli {

@@ -355,6 +355,9 @@ impl RunConfig {
             let Some(benchmark) = benchmarks.iter_mut().find(|b| &b.id == id) else {
                 bail!("metrics: '{id}' is not one of the run's benchmarks");
             };
+            metric
+                .validate()
+                .with_context(|| format!("metrics: {id}"))?;
             let rdms_only = matches!(
                 benchmark.target,
                 TargetSpec::Kiani2007MonkeyIt | TargetSpec::Kriegeskorte2008HumanIt
@@ -482,6 +485,32 @@ mod tests {
             assert!(
                 err.contains("unknown field") && err.contains(&format!("`{key}`")),
                 "{text}: {err}"
+            );
+        }
+        // Options that need no data are checked with the config (n_splits: 0 used to fail
+        // only after extraction).
+        for (metric, says) in [
+            (
+                "{kind: predictivity, cross_validation: {n_splits: 0, test_fraction: 0.1, seed: 1}}",
+                "number of splits",
+            ),
+            (
+                "{kind: predictivity, regression: {kind: pls, n_components: 0}}",
+                "component",
+            ),
+            (
+                "{kind: cka, kernel: {kind: rbf, threshold: 0}}",
+                "threshold",
+            ),
+        ] {
+            let text = format!(
+                "models:\n  - {{kind: untrained, arch: cnn}}\nmetrics:\n  cowley2023.V4-cka: {metric}\n"
+            );
+            let c: RunConfig = serde_norway::from_str(&text).unwrap();
+            let err = format!("{:#}", c.validate().unwrap_err());
+            assert!(
+                err.contains("cowley2023.V4-cka") && err.contains(says),
+                "{err}"
             );
         }
         // Keys written right still read, the CKA options among them.
