@@ -46,7 +46,7 @@ pub enum DataError {
     },
     /// The file is not available locally and downloading is off.
     #[error(
-        "{dataset}/{path} is not in the cache ({cache}) or a mirror, and downloads are disabled (offline)"
+        "{dataset}/{path} is not in the cache ({cache}) or a mirror, and downloads are disabled (offline){passed_over}"
     )]
     Offline {
         /// Dataset id.
@@ -55,6 +55,8 @@ pub enum DataError {
         path: String,
         /// Cache directory searched.
         cache: PathBuf,
+        /// Local copies that failed verification, as a sentence fragment (empty when none).
+        passed_over: String,
     },
     /// An HTTP download failed for good.
     #[error("downloading {url}: {message}")]

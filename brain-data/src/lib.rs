@@ -15,6 +15,7 @@ pub mod catalog;
 mod download;
 mod error;
 pub mod loaders;
+mod lock;
 pub mod matv5;
 pub mod preprocess;
 pub mod store;
@@ -25,6 +26,7 @@ pub use benchmarks::{Benchmark, BenchmarkData, CeilingSpec, NiliBound, TargetDat
 pub use catalog::{Catalog, Dataset, FileEntry};
 pub use download::DownloadOptions;
 pub use error::{DataError, Result};
+pub use lock::CacheLock;
 pub use preprocess::{Channels, Normalization, Preprocessing, ResizeFilter, VisualDegrees};
 pub use store::{DataStore, FetchSummary, Location};
 pub use verify::sha256_file;

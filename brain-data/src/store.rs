@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::catalog::{Dataset, FileEntry};
 use crate::download::{self, DownloadOptions};
 use crate::error::{DataError, Result};
+use crate::lock::CacheLock;
 use crate::verify::{self, Verdict};
 
 /// Where a file was found, without verifying it.
@@ -24,11 +25,20 @@ pub enum Location {
     Missing,
 }
 
+/// A copy of the upstream files laid out as `<mirror>/<dataset folder>/<path>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Mirror {
+    /// A local (or network-mounted) folder, read in place.
+    Folder(PathBuf),
+    /// An HTTP(S) server (a lab's copy), downloaded from into the cache before upstream.
+    Http(String),
+}
+
 /// Access to the catalog's files on this machine.
 #[derive(Debug, Clone)]
 pub struct DataStore {
     cache: PathBuf,
-    mirror: Option<PathBuf>,
+    mirror: Option<Mirror>,
     offline: bool,
     show_progress: bool,
     download: DownloadOptions,
@@ -49,7 +59,8 @@ impl DataStore {
     }
 
     /// The store a user gets: cache in `data_dir`, else `$XDG_CACHE_HOME/cortexbench`, else
-    /// `~/.cache/cortexbench`; mirror from `CORTEXBENCH_MIRROR` (a folder or a `file://` URL);
+    /// `~/.cache/cortexbench`; mirror from `CORTEXBENCH_MIRROR` (a folder, a `file://` URL, or
+    /// an `http://`/`https://` URL of a served copy);
     /// offline when `CORTEXBENCH_OFFLINE` is `1`, `true`, `yes` or `on`; progress bars on.
     pub fn from_env(data_dir: Option<PathBuf>) -> Result<Self> {
         let cache = match data_dir {
@@ -58,7 +69,12 @@ impl DataStore {
         };
         let mut store = DataStore::new(cache).with_progress(true);
         if let Some(mirror) = std::env::var_os("CORTEXBENCH_MIRROR").filter(|m| !m.is_empty()) {
-            store = store.with_mirror(mirror_dir(&mirror.to_string_lossy())?);
+            let mirror = mirror.to_string_lossy();
+            store = if mirror.starts_with("http://") || mirror.starts_with("https://") {
+                store.with_http_mirror(mirror)
+            } else {
+                store.with_mirror(mirror_dir(&mirror)?)
+            };
         }
         if let Ok(value) = std::env::var("CORTEXBENCH_OFFLINE") {
             store = store.offline(env_flag("CORTEXBENCH_OFFLINE", &value)?);
@@ -69,7 +85,14 @@ impl DataStore {
     /// Looks for files in `<mirror>/<dataset folder>/<path>` before downloading (the folder is
     /// the dataset's id unless the catalog names a `mirror_folder`).
     pub fn with_mirror(mut self, mirror: impl Into<PathBuf>) -> Self {
-        self.mirror = Some(mirror.into());
+        self.mirror = Some(Mirror::Folder(mirror.into()));
+        self
+    }
+
+    /// Downloads files from `<url>/<dataset folder>/<path>` (a served copy of a mirror folder)
+    /// before trying upstream.
+    pub fn with_http_mirror(mut self, url: impl Into<String>) -> Self {
+        self.mirror = Some(Mirror::Http(url.into().trim_end_matches('/').to_string()));
         self
     }
 
@@ -106,9 +129,21 @@ impl DataStore {
         &self.cache
     }
 
-    /// The mirror, if any.
+    /// The mirror folder, if the mirror is one.
     pub fn mirror_dir(&self) -> Option<&Path> {
-        self.mirror.as_deref()
+        match &self.mirror {
+            Some(Mirror::Folder(dir)) => Some(dir),
+            _ => None,
+        }
+    }
+
+    /// The mirror as a user would write it (folder or URL), if any.
+    pub fn mirror_description(&self) -> Option<String> {
+        match &self.mirror {
+            Some(Mirror::Folder(dir)) => Some(dir.display().to_string()),
+            Some(Mirror::Http(url)) => Some(url.clone()),
+            None => None,
+        }
     }
 
     fn cached_path(&self, dataset: &Dataset, file: &FileEntry) -> PathBuf {
@@ -128,7 +163,7 @@ impl DataStore {
         if cached.is_file() {
             return Location::Cache(cached);
         }
-        if let Some(mirror) = &self.mirror {
+        if let Some(mirror) = self.mirror_dir() {
             let p = mirror.join(dataset.mirror_name()).join(&file.path);
             if p.is_file() {
                 return Location::Mirror(p);
@@ -146,13 +181,13 @@ impl DataStore {
     /// A verified local path of `path` in `dataset`, downloading it if needed.
     pub fn resolve(&self, dataset: &Dataset, path: &str) -> Result<PathBuf> {
         let file = dataset.file(path)?;
-        self.resolve_entry(dataset, file, &ProgressBar::hidden())
+        Ok(self.resolve_entry(dataset, file, &ProgressBar::hidden())?.0)
     }
 
     /// A verified local path of a file of `dataset` given its catalog entry (no lookup by
     /// path, for datasets of many files).
     pub fn local_path(&self, dataset: &Dataset, file: &FileEntry) -> Result<PathBuf> {
-        self.resolve_entry(dataset, file, &ProgressBar::hidden())
+        Ok(self.resolve_entry(dataset, file, &ProgressBar::hidden())?.0)
     }
 
     /// Whether progress bars are shown.
@@ -160,56 +195,73 @@ impl DataStore {
         self.show_progress
     }
 
+    /// Locks a cache entry of `dataset` (a relative path in it) against other processes
+    /// sharing this cache, for writing derived data such as a decoded tensor.
+    pub fn lock(&self, dataset: &Dataset, entry: &str) -> Result<CacheLock> {
+        CacheLock::acquire(
+            &self.cache,
+            &Path::new("datasets").join(&dataset.id).join(entry),
+        )
+    }
+
+    /// The verified file and where it came from: the cache (checked without a lock: entries
+    /// are renamed into place whole), else a local copy (mirror folder, system folder), else a
+    /// download under the entry's lock. A source whose copy fails verification is passed over
+    /// with a warning, and the error names every source that was tried.
     fn resolve_entry(
         &self,
         dataset: &Dataset,
         file: &FileEntry,
         progress: &ProgressBar,
-    ) -> Result<PathBuf> {
+    ) -> Result<(PathBuf, Location)> {
         let cached = self.cached_path(dataset, file);
         if cached.is_file() {
             match verify::check(&cached, file)? {
-                Verdict::Good => return Ok(cached),
+                Verdict::Good => return Ok((cached.clone(), Location::Cache(cached))),
                 bad => {
-                    // A damaged cache entry is set aside and fetched again.
-                    let moved = verify::quarantine(&cached, &self.quarantine_dir(dataset))?;
-                    progress.suspend(|| {
-                        eprintln!(
-                            "warning: {} did not match its pinned {}; moved to {} and fetching it again",
-                            cached.display(),
-                            describe(&bad, file),
-                            moved.display()
-                        )
-                    });
+                    let _lock = self.lock(dataset, &file.path).map_err(|e| {
+                        corrupt_cache_entry(&cached, &bad, file, "lock it", e.to_string())
+                    })?;
+                    // Another process may have replaced it while this one waited.
+                    match verify::check(&cached, file) {
+                        Ok(Verdict::Good) => return Ok((cached.clone(), Location::Cache(cached))),
+                        Ok(bad) if cached.is_file() => {
+                            self.set_aside(dataset, &cached, &bad, file, progress)?
+                        }
+                        _ => {}
+                    }
                 }
             }
         }
-        for local in [
-            self.mirror
+        let mut passed_over = vec![];
+        let locals = [
+            self.mirror_dir()
+                .map(|m| Location::Mirror(m.join(dataset.mirror_name()).join(&file.path))),
+            dataset
+                .system_dir
                 .as_ref()
-                .map(|m| m.join(dataset.mirror_name()).join(&file.path)),
-            dataset.system_dir.as_ref().map(|s| s.join(&file.path)),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if local.is_file() {
-                return match verify::check(&local, file)? {
-                    Verdict::Good => Ok(local),
-                    Verdict::WrongSize(size) => Err(DataError::format(
-                        &local,
-                        format!(
-                            "is {size} bytes, but the catalog pins {} bytes; not using it",
-                            file.size
-                        ),
-                    )),
-                    Verdict::WrongHash(actual) => Err(DataError::ChecksumMismatch {
-                        path: local,
-                        expected: file.sha256.clone(),
-                        actual,
-                        moved: "; not using it".into(),
-                    }),
-                };
+                .map(|s| Location::System(s.join(&file.path))),
+        ];
+        for location in locals.into_iter().flatten() {
+            let (Location::Mirror(local) | Location::System(local)) = &location else {
+                continue;
+            };
+            if !local.is_file() {
+                continue;
+            }
+            match verify::check(local, file)? {
+                Verdict::Good => return Ok((local.clone(), location)),
+                bad => {
+                    let problem = format!(
+                        "{} does not match its pinned {}",
+                        local.display(),
+                        describe(&bad, file)
+                    );
+                    progress.suspend(|| {
+                        eprintln!("warning: {problem}; not using it, trying the next source")
+                    });
+                    passed_over.push(problem);
+                }
             }
         }
         if self.offline {
@@ -217,19 +269,77 @@ impl DataStore {
                 dataset: dataset.id.clone(),
                 path: file.path.clone(),
                 cache: self.cache.clone(),
+                passed_over: sentence(&passed_over),
             });
         }
-        let url = dataset.url(file);
-        download::download(
-            self.client()?,
-            &url,
-            &cached,
-            file,
-            &self.download,
-            &self.quarantine_dir(dataset),
-            progress,
-        )?;
-        Ok(cached)
+        let _lock = self.lock(dataset, &file.path)?;
+        if cached.is_file() && matches!(verify::check(&cached, file)?, Verdict::Good) {
+            // Another process downloaded it while this one waited.
+            return Ok((cached.clone(), Location::Cache(cached)));
+        }
+        let mut urls = vec![];
+        if let Some(Mirror::Http(base)) = &self.mirror {
+            urls.push(format!("{base}/{}/{}", dataset.mirror_name(), file.path));
+        }
+        urls.push(dataset.url(file));
+        let last = urls.len() - 1;
+        for (i, url) in urls.iter().enumerate() {
+            let result = download::download(
+                self.client()?,
+                url,
+                &cached,
+                file,
+                &self.download,
+                &self.quarantine_dir(dataset),
+                progress,
+            );
+            match result {
+                Ok(()) => return Ok((cached, Location::Missing)),
+                Err(e) if i < last => {
+                    progress.suspend(|| eprintln!("warning: {e}; trying upstream"));
+                    passed_over.push(e.to_string());
+                }
+                Err(DataError::Download { url, message }) if !passed_over.is_empty() => {
+                    return Err(DataError::Download {
+                        url,
+                        message: format!("{message}{}", sentence(&passed_over)),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the last source returns")
+    }
+
+    /// Moves a damaged cache entry to the quarantine (never deleted, never used), with a
+    /// warning; an error that says the entry is damaged when it cannot be moved (a read-only
+    /// cache).
+    fn set_aside(
+        &self,
+        dataset: &Dataset,
+        cached: &Path,
+        bad: &Verdict,
+        file: &FileEntry,
+        progress: &ProgressBar,
+    ) -> Result<()> {
+        let moved = verify::quarantine(cached, &self.quarantine_dir(dataset)).map_err(|e| {
+            corrupt_cache_entry(
+                cached,
+                bad,
+                file,
+                "move it to the quarantine",
+                e.to_string(),
+            )
+        })?;
+        progress.suspend(|| {
+            eprintln!(
+                "warning: {} did not match its pinned {}; moved to {} and fetching it again",
+                cached.display(),
+                describe(bad, file),
+                moved.display()
+            )
+        });
+        Ok(())
     }
 
     /// Makes every file of a dataset available and verified, downloading what is missing
@@ -260,12 +370,11 @@ impl DataStore {
                             let Some(file) = dataset.files.get(i) else {
                                 break;
                             };
-                            let before = self.locate(dataset, file);
-                            self.resolve_entry(dataset, file, &progress)?;
-                            if before != Location::Missing {
+                            let (_, source) = self.resolve_entry(dataset, file, &progress)?;
+                            if source != Location::Missing {
                                 progress.inc(file.size);
                             }
-                            done.push((i, before));
+                            done.push((i, source));
                         }
                         Ok(done)
                     })
@@ -310,6 +419,34 @@ fn describe(verdict: &Verdict, file: &FileEntry) -> String {
         Verdict::Good => "content".into(),
         Verdict::WrongSize(size) => format!("size ({size} bytes instead of {})", file.size),
         Verdict::WrongHash(actual) => format!("sha256 ({actual} instead of {})", file.sha256),
+    }
+}
+
+/// The error for a damaged cache entry that cannot be set aside: it says the entry is
+/// damaged, not only why it could not be moved.
+fn corrupt_cache_entry(
+    cached: &Path,
+    bad: &Verdict,
+    file: &FileEntry,
+    action: &str,
+    why: String,
+) -> DataError {
+    DataError::format(
+        cached,
+        format!(
+            "the cached copy does not match its pinned {}, and cortexbench cannot {action} ({why}); \
+             delete it, or make the cache writable",
+            describe(bad, file)
+        ),
+    )
+}
+
+/// `"; passed over: a; b"`, or nothing.
+fn sentence(problems: &[String]) -> String {
+    if problems.is_empty() {
+        String::new()
+    } else {
+        format!("; passed over: {}", problems.join("; "))
     }
 }
 

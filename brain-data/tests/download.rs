@@ -85,7 +85,7 @@ fn handle(mut stream: TcpStream, log: &Log, first_seen: &mut HashMap<String, boo
             );
             send(&mut stream, "206 Partial Content", headers, &body[start..]);
         }
-        "/ok.bin" => send(&mut stream, "200 OK", full_length, &body),
+        "/ok.bin" | "/mirror/test-data/ok.bin" => send(&mut stream, "200 OK", full_length, &body),
         "/flaky.bin" if first => send(&mut stream, "200 OK", full_length, &body[..SIZE / 2]),
         "/flaky.bin" => send(&mut stream, "200 OK", full_length, &body),
         "/short.bin" => send(&mut stream, "200 OK", full_length, &body[..SIZE / 3]),
@@ -283,15 +283,95 @@ fn mirror_copies_are_verified_and_used_without_downloading() {
     assert_eq!(path, mirror.path().join("test-data/ok.bin"));
     assert!(log.lock().unwrap().is_empty());
 
+    // A bad mirror copy is passed over with a warning, and the file comes from the next
+    // source (here upstream), verified, into the cache.
     let mut bad = payload();
     bad[0] ^= 1;
-    std::fs::write(mirror.path().join("test-data/flaky.bin"), bad).unwrap();
+    std::fs::write(mirror.path().join("test-data/flaky.bin"), &bad).unwrap();
+    std::fs::write(mirror.path().join("test-data/short.bin"), &bad).unwrap();
+    let path = store(cache.path())
+        .with_mirror(mirror.path())
+        .resolve(&d, "ok.bin")
+        .unwrap();
+    assert_eq!(path, mirror.path().join("test-data/ok.bin"));
+    std::fs::write(mirror.path().join("test-data/ok.bin"), &bad).unwrap();
+    let path = store(cache.path())
+        .with_mirror(mirror.path())
+        .resolve(&d, "ok.bin")
+        .unwrap();
+    assert_eq!(path, cache.path().join("datasets/test-data/ok.bin"));
+    assert_eq!(std::fs::read(&path).unwrap(), payload());
+    assert_eq!(requests(&log, "/ok.bin").len(), 1);
+
+    // Offline, the error says which copy was passed over and why.
     let err = store(cache.path())
         .with_mirror(mirror.path())
-        .resolve(&d, "flaky.bin")
+        .offline(true)
+        .resolve(&d, "short.bin")
         .unwrap_err();
-    assert!(matches!(err, DataError::ChecksumMismatch { .. }), "{err}");
-    assert!(err.to_string().contains("test-data/flaky.bin"), "{err}");
+    assert!(matches!(err, DataError::Offline { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("passed over")
+            && text.contains("test-data/short.bin does not match its pinned sha256"),
+        "{text}"
+    );
+    // With upstream failing too, the error names both problems.
+    let text = store(cache.path())
+        .with_mirror(mirror.path())
+        .resolve(&d, "short.bin")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("gave up after 3 attempts")
+            && text.contains("test-data/short.bin does not match"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_http_mirror_is_tried_before_upstream() {
+    let (port, log) = start_server();
+    let d = dataset(port);
+    let cache = tempfile::tempdir().unwrap();
+    let path = store(cache.path())
+        .with_http_mirror(format!("http://127.0.0.1:{port}/mirror/"))
+        .resolve(&d, "ok.bin")
+        .unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), payload());
+    assert_eq!(requests(&log, "/mirror/test-data/ok.bin").len(), 1);
+    assert!(requests(&log, "/ok.bin").is_empty());
+    // A mirror without the file (404) falls through to upstream.
+    let cache = tempfile::tempdir().unwrap();
+    let path = store(cache.path())
+        .with_http_mirror(format!("http://127.0.0.1:{port}/elsewhere"))
+        .resolve(&d, "ok.bin")
+        .unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), payload());
+    assert_eq!(requests(&log, "/elsewhere/test-data/ok.bin").len(), 1);
+    assert_eq!(requests(&log, "/ok.bin").len(), 1);
+}
+
+#[test]
+fn a_damaged_cache_entry_that_cannot_be_moved_is_reported_as_damaged() {
+    // A cache where the quarantine cannot be made (a file in its place) stands for a
+    // read-only cache, which root, running the tests, would write anyway.
+    let cache = tempfile::tempdir().unwrap();
+    let target = cache.path().join("datasets/test-data/ok.bin");
+    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+    std::fs::write(&target, b"stale").unwrap();
+    std::fs::write(cache.path().join("quarantine"), b"in the way").unwrap();
+    let text = store(cache.path())
+        .offline(true)
+        .resolve(&dataset(9), "ok.bin")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("datasets/test-data/ok.bin")
+            && text.contains("does not match its pinned size (5 bytes instead of 100000)")
+            && text.contains("cannot move it to the quarantine"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -337,4 +417,17 @@ fn fetching_a_whole_dataset_reports_where_files_came_from() {
     let again = store(cache.path()).fetch(&d).unwrap();
     assert_eq!(again.cached, 2);
     assert_eq!(again.downloaded, 0);
+    // A damaged cache entry replaced from the mirror counts as a mirror file, not a cached one.
+    let mirror = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(mirror.path().join("test-data")).unwrap();
+    std::fs::write(mirror.path().join("test-data/ok.bin"), payload()).unwrap();
+    std::fs::write(cache.path().join("datasets/test-data/ok.bin"), b"damaged").unwrap();
+    let repaired = store(cache.path())
+        .with_mirror(mirror.path())
+        .fetch(&d)
+        .unwrap();
+    assert_eq!(
+        (repaired.cached, repaired.mirror, repaired.downloaded),
+        (1, 1, 0)
+    );
 }

@@ -60,9 +60,27 @@ enum Command {
 /// A command that decides its own exit status (a failed comparison is not an error).
 fn exit(result: anyhow::Result<ExitCode>) -> ExitCode {
     result.unwrap_or_else(|err| {
-        eprintln!("error: {err:#}");
+        eprintln!("error: {}", one_line(&err));
         ExitCode::FAILURE
     })
+}
+
+/// The error and its causes on one line, what was being done and then why it failed, leaving
+/// out a cause whose text the line already ends with (an I/O error that an error both shows
+/// and chains would otherwise be printed twice).
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn main() -> ExitCode {
@@ -72,6 +90,12 @@ fn main() -> ExitCode {
     // SAFETY: setting a signal's disposition to SIG_DFL before any other thread exists.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    // ONNX Runtime's telemetry would otherwise keep a device id and an event store under
+    // ~/.cache/Microsoft; it reads this variable when the library loads.
+    if std::env::var_os("ORT_DISABLE_TELEMETRY").is_none() {
+        // SAFETY: no other thread exists yet, so nothing reads the environment concurrently.
+        unsafe { std::env::set_var("ORT_DISABLE_TELEMETRY", "1") };
     }
     let result = match Cli::parse().command {
         Command::Similarity(args) => commands::similarity::run(&args),
@@ -85,12 +109,5 @@ fn main() -> ExitCode {
         Command::Layers(args) => commands::layers::layers(&args),
         Command::Export(args) => commands::layers::export(&args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            // The whole context chain on one line: what was being done, then why it failed.
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    exit(result.map(|()| ExitCode::SUCCESS))
 }

@@ -58,6 +58,20 @@ pub fn read_labels(path: &Path) -> Result<Vec<i64>> {
         .collect()
 }
 
+/// Reads one integer label per stimulus: [`read_labels`], and an error naming the file when
+/// the count differs from the number of stimuli.
+pub fn read_stimulus_labels(path: &Path, stimuli: usize) -> Result<Vec<i64>> {
+    let labels = read_labels(path)?;
+    if labels.len() != stimuli {
+        bail!(
+            "{}: {} labels, but the representation has {stimuli} stimuli (one label per row)",
+            path.display(),
+            labels.len()
+        );
+    }
+    Ok(labels)
+}
+
 /// Reads a 1-D array of stimulus indices (int64 or int32).
 pub fn read_indices(path: &Path) -> Result<Vec<usize>> {
     read_labels(path)?

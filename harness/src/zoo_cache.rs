@@ -92,6 +92,14 @@ pub fn trained(
     let checkpoint = dir.join("model.safetensors");
     let name = display_name(config.rule.name(), config);
     let mut trained_now = false;
+    // Processes sharing the zoo (shards of one run) train each network once: the first takes
+    // the folder's lock, the others wait for its checkpoint.
+    let _lock = if checkpoint.is_file() {
+        None
+    } else {
+        let key = dir.strip_prefix(zoo).unwrap_or(&dir);
+        Some(brain_data::CacheLock::acquire(zoo, key)?)
+    };
     if !checkpoint.is_file() {
         bar.set_message(format!("training {name}"));
         // Saved after every epoch, so a stopped run continues where it was.

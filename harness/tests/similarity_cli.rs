@@ -251,7 +251,7 @@ fn bad_inputs_fail_with_messages_naming_the_file() {
             let mut header =
                 "{'descr': '<f8', 'fortran_order': False, 'shape': (1000000, 1000000), }"
                     .to_string();
-            while (10 + header.len() + 1) % 64 != 0 {
+            while !(10 + header.len() + 1).is_multiple_of(64) {
                 header.push(' ');
             }
             header.push('\n');
@@ -278,6 +278,36 @@ fn labels_of_another_type_are_refused_saying_which_types_are_read() {
             && !err.contains("must be float32 or float64"),
         "{err}"
     );
+}
+
+#[test]
+fn labels_of_the_wrong_length_are_refused_naming_the_file() {
+    let (x, y) = (golden("X.npy"), golden("Y.npy"));
+    let rows = ndarray_npy::read_npy::<_, Array2<f64>>(&x).unwrap().nrows();
+    let dir = tempfile::tempdir().unwrap();
+    let labels = dir.path().join("short-labels.npy");
+    write_npy(&labels, &Array1::<i64>::zeros(rows - 1)).unwrap();
+    for args in [
+        vec!["--metric", "capacity", "--x", p(&x), "--labels", p(&labels)],
+        vec![
+            "--metric",
+            "pls",
+            "--x",
+            p(&x),
+            "--y",
+            p(&y),
+            "--labels",
+            p(&labels),
+        ],
+    ] {
+        let err = stderr_of(&args);
+        assert!(
+            err.contains("short-labels.npy")
+                && err.contains(&format!("{} labels", rows - 1))
+                && err.contains(&format!("{rows} stimuli")),
+            "{err}"
+        );
+    }
 }
 
 #[test]

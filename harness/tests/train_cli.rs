@@ -22,6 +22,49 @@ fn harness(args: &[&str]) -> Output {
         .expect("harness runs")
 }
 
+/// Every path under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = vec![];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        }
+        found.push(path);
+    }
+    found
+}
+
+#[test]
+fn an_operating_system_error_is_printed_once() {
+    // A zoo "folder" that is a file: creating the lock folder inside it fails with ENOTDIR,
+    // which used to appear twice ("Not a directory (os error 20): Not a directory ...").
+    let dir = tempfile::tempdir().unwrap();
+    let zoo = dir.path().join("zoo");
+    std::fs::write(&zoo, b"not a folder").unwrap();
+    let out = harness(&[
+        "train",
+        "--rule",
+        "bp",
+        "--dataset",
+        "fashion-mnist",
+        "--arch",
+        "mlp",
+        "--quick",
+        "--zoo",
+        zoo.to_str().unwrap(),
+        "--data-dir",
+        dir.path().join("cache").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains("zoo/locks"),
+        "{err}"
+    );
+    assert_eq!(err.matches("os error 20").count(), 1, "{err}");
+}
+
 #[test]
 fn quick_training_writes_checkpoint_history_config_and_manifest() {
     let zoo = tempfile::tempdir().unwrap();
@@ -99,6 +142,23 @@ fn quick_training_writes_checkpoint_history_config_and_manifest() {
             "{line}"
         );
     }
+    // ONNX Runtime leaves nothing in the user's cache folder (its telemetry, which kept a
+    // device id and an event store under ~/.cache/Microsoft, is off).
+    let home = tempfile::tempdir().unwrap();
+    let quiet = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["layers", onnx.to_str().unwrap()])
+        .env("ORT_DYLIB_PATH", model_zoo::onnx::library_path())
+        .env("HOME", home.path())
+        .env("XDG_CACHE_HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(
+        quiet.status.success(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    let left: Vec<_> = walk(home.path());
+    assert!(left.is_empty(), "{left:?}");
     let missing_runtime = Command::new(env!("CARGO_BIN_EXE_harness"))
         .args(["layers", onnx.to_str().unwrap()])
         .env("ORT_DYLIB_PATH", zoo.path().join("no-libonnxruntime.so"))

@@ -385,7 +385,7 @@ impl Network {
         let first = &self.layers[0];
         if perturbations.len() != self.layers.len()
             || first_pre.ncols() != first.weight.nrows()
-            || first_pre.nrows() % first.positions() != 0
+            || !first_pre.nrows().is_multiple_of(first.positions())
         {
             return Err(ZooError::Shape(format!(
                 "{} perturbations and first-layer pre-activations of shape {:?} for a network of {} layers whose first has {} units",

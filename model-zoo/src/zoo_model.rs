@@ -31,7 +31,7 @@ impl ZooModel {
                 let n = net.n_inputs();
                 match (
                     square_side(n),
-                    (n % 3 == 0).then(|| square_side(n / 3)).flatten(),
+                    n.is_multiple_of(3).then(|| square_side(n / 3)).flatten(),
                 ) {
                     (Some(side), _) => [1, side, side],
                     (None, Some(side)) => [3, side, side],

@@ -75,6 +75,17 @@ pub fn load(store: &DataStore, catalog: &Catalog) -> Result<Cifar10> {
     let dataset = catalog.dataset(ID)?;
     let key = decoded_key(dataset);
     let cached = decoded_path(store, &key);
+    if cached.is_file()
+        && let Ok(data) = read_decoded(&cached, &key)
+    {
+        return Ok(data);
+    }
+    // One process decodes while others sharing the cache wait for its file. A cache where
+    // the lock cannot be made (read-only) only costs each process a decode of its own.
+    let relative = cached.strip_prefix(store.cache_dir()).unwrap_or(&cached);
+    let _lock = crate::CacheLock::acquire(store.cache_dir(), relative)
+        .inspect_err(|e| eprintln!("warning: {e}; decoding CIFAR-10 without a lock"))
+        .ok();
     if cached.is_file() {
         match read_decoded(&cached, &key) {
             Ok(data) => return Ok(data),

@@ -310,7 +310,7 @@ fn score(args: &SimilarityArgs) -> Result<SimilarityReport> {
             report.details = Some(serde_json::to_value(angles)?);
         }
         Metric::ManifoldAlignment => {
-            let labels = required_labels(args)?;
+            let labels = required_labels(args, x.nrows())?;
             let alignment =
                 evaluators::class_manifold_alignment(x.view(), y.view(), &labels, args.k)?;
             report.score = alignment.mean_cos2;
@@ -322,9 +322,9 @@ fn score(args: &SimilarityArgs) -> Result<SimilarityReport> {
     Ok(report)
 }
 
-fn required_labels(args: &SimilarityArgs) -> Result<Vec<i64>> {
+fn required_labels(args: &SimilarityArgs, stimuli: usize) -> Result<Vec<i64>> {
     match &args.labels {
-        Some(path) => npy_input::read_labels(path),
+        Some(path) => npy_input::read_stimulus_labels(path, stimuli),
         None => bail!(
             "{} needs --labels (one class per stimulus)",
             args.metric.name()
@@ -336,7 +336,7 @@ fn required_labels(args: &SimilarityArgs) -> Result<Vec<i64>> {
 fn geometry(args: &SimilarityArgs, x: Array2<f64>) -> Result<SimilarityReport> {
     let mut report = SimilarityReport::empty(args, None, x.nrows());
     if args.metric == Metric::Capacity {
-        let labels = required_labels(args)?;
+        let labels = required_labels(args, x.nrows())?;
         let options = evaluators::CapacityOptions {
             kappa: args.kappa,
             n_t: args.n_t,
@@ -381,7 +381,7 @@ fn score_predictivity(
     let labels = args
         .labels
         .as_deref()
-        .map(npy_input::read_labels)
+        .map(|path| npy_input::read_stimulus_labels(path, x.nrows()))
         .transpose()?;
     let cv = CrossValidation {
         n_splits: args.splits,

@@ -79,6 +79,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         None => store.cache_dir().join("zoo"),
     };
     let out = zoo.join(&name);
+    // Two processes training the same model into one zoo take turns instead of writing one
+    // folder at once.
+    let _model_lock = brain_data::CacheLock::acquire(&zoo, Path::new(&name))?;
     let bar = ProgressBar::new(config.epochs as u64);
     bar.set_style(
         ProgressStyle::with_template("{msg:12} [{bar:30}] epoch {pos}/{len} {elapsed} ({per_sec})")
@@ -172,6 +175,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
     let last = trained.history.last().expect("at least one epoch");
     let manifest_path = zoo.join("manifest.yaml");
+    // Read, changed and written under a lock, so no concurrent training loses its entry.
+    let _manifest_lock = brain_data::CacheLock::acquire(&zoo, Path::new("manifest.yaml"))?;
     let mut manifest = Manifest::load(&manifest_path)?;
     manifest.upsert(ManifestEntry {
         name: name.clone(),
@@ -346,11 +351,6 @@ fn write_jacobian_history(path: &Path, rows: &[(usize, reports::JacobianRow)]) -
 }
 
 fn write_text(path: &Path, text: &str) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
-    }
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    reports::write_atomically(path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }

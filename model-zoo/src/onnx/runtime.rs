@@ -66,6 +66,9 @@ fn load() -> std::result::Result<Environment, String> {
     })?;
     builder
         .with_name("cortexbench")
+        // Nothing leaves the machine, and (with ORT_DISABLE_TELEMETRY=1, which `harness` sets
+        // at start) nothing is written to ~/.cache/Microsoft.
+        .with_telemetry(false)
         .build()
         .map_err(|e| format!("cannot create an environment: {e}"))
 }

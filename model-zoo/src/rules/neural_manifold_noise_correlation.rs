@@ -173,7 +173,7 @@ impl LearningRule for NeuralManifoldNoiseCorrelation {
         rng: &mut ChaCha8Rng,
     ) -> Result<Updates> {
         self.observe(forward);
-        if self.steps % self.options.refresh_every.max(1) == 0 {
+        if self.steps.is_multiple_of(self.options.refresh_every.max(1)) {
             self.refresh()?;
         }
         self.steps += 1;

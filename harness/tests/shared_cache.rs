@@ -1,0 +1,172 @@
+//! Two shards of one run, started at once on one empty cache, with a loopback HTTP server as
+//! the only source of the data: both succeed, each file is downloaded once (the second process
+//! waits on the first one's lock instead of writing the same file), every cached file
+//! verifies, and the zoo network both need is trained once.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use brain_data::Catalog;
+
+const DATASET: &str = "kriegeskorte2008-92images";
+
+fn mirror() -> PathBuf {
+    std::env::var_os("CORTEXBENCH_MIRROR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/brain-data")
+        })
+}
+
+/// Paths requested so far, with their counts.
+type Requests = Arc<Mutex<HashMap<String, usize>>>;
+
+/// Serves the mirror folder over HTTP on 127.0.0.1, one thread per connection, sending each
+/// file slowly (64 KiB every 2 ms) so that the two processes' requests overlap.
+fn serve(root: PathBuf) -> (u16, Requests) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests: Requests = Arc::default();
+    let seen = requests.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (root, seen) = (root.clone(), seen.clone());
+            std::thread::spawn(move || answer(stream, &root, &seen));
+        }
+    });
+    (port, requests)
+}
+
+fn answer(mut stream: TcpStream, root: &Path, seen: &Requests) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+    }
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
+    *seen.lock().unwrap().entry(path.clone()).or_default() += 1;
+    let file = root.join(path.trim_start_matches('/'));
+    let body = match std::fs::read(&file) {
+        Ok(body) if !path.contains("..") => body,
+        _ => {
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+            return;
+        }
+    };
+    let header = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    if stream.write_all(header.as_bytes()).is_err() {
+        return;
+    }
+    for chunk in body.chunks(1 << 16) {
+        if stream.write_all(chunk).is_err() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn two_shards_on_one_empty_cache_download_and_train_everything_once() {
+    let (port, requests) = serve(mirror());
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let config = tmp.path().join("run.yaml");
+    std::fs::write(
+        &config,
+        "models:\n  - {kind: zoo, rule: bp, arch: mlp, dataset: fashion-mnist}\n\
+         benchmarks: [kiani2007.IT-rsa, kriegeskorte2008.hIT-rsa]\nseed: 3\n",
+    )
+    .unwrap();
+    let shard = |i: usize| {
+        Command::new(env!("CARGO_BIN_EXE_harness"))
+            .args(["score", "--config", config.to_str().unwrap()])
+            .args(["--shard", &format!("{i}/2")])
+            .args(["--data-dir", cache.to_str().unwrap()])
+            .args(["--out", tmp.path().join(format!("s{i}")).to_str().unwrap()])
+            .env("CORTEXBENCH_MIRROR", format!("http://127.0.0.1:{port}/"))
+            .env_remove("CORTEXBENCH_OFFLINE")
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (shard(0), shard(1));
+    for (i, child) in [first, second].into_iter().enumerate() {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "shard {i} failed");
+    }
+
+    // Every file the benchmarks read came from the server exactly once, and verifies.
+    let catalog = Catalog::builtin();
+    let dataset = catalog.dataset(DATASET).unwrap();
+    let requests = requests.lock().unwrap().clone();
+    assert!(!requests.is_empty());
+    for (path, count) in &requests {
+        assert_eq!(
+            *count, 1,
+            "{path} was downloaded {count} times: {requests:?}"
+        );
+    }
+    let folder = cache.join("datasets").join(DATASET);
+    let mut cached = 0;
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let pinned = dataset
+            .file(&name)
+            .unwrap_or_else(|_| panic!("{} is not a file of the dataset", path.display()));
+        assert_eq!(
+            brain_data::sha256_file(&path).unwrap(),
+            pinned.sha256,
+            "{name}"
+        );
+        assert!(
+            requests.contains_key(&format!("/{DATASET}/{name}")),
+            "{name}"
+        );
+        cached += 1;
+    }
+    assert_eq!(cached, requests.len());
+    assert!(!cache.join("quarantine").exists());
+
+    // The zoo network both shards score was trained once, into one folder.
+    let zoo: Vec<_> = std::fs::read_dir(cache.join("zoo/by-config"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(zoo.len(), 1, "{zoo:?}");
+    let names: Vec<String> = std::fs::read_dir(&zoo[0])
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["model.safetensors"], "{names:?}");
+    let checkpoints: Vec<String> = ["s0", "s1"]
+        .iter()
+        .map(|s| std::fs::read_to_string(tmp.path().join(s).join("manifest.yaml")).unwrap())
+        .map(|m| {
+            m.lines()
+                .find(|l| l.trim_start().starts_with("sha256:"))
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(checkpoints[0], checkpoints[1]);
+}
