@@ -112,8 +112,16 @@ const BENCHMARKS_YAML: &str = include_str!("../catalog/benchmarks.yaml");
 impl Benchmark {
     /// The benchmarks shipped with cortexbench.
     pub fn builtin() -> Vec<Benchmark> {
-        serde_norway::from_str(BENCHMARKS_YAML)
+        Benchmark::parse_all(BENCHMARKS_YAML)
             .expect("the shipped benchmarks are valid (checked by tests)")
+    }
+
+    /// Reads a list of benchmarks from YAML in the layout of `catalog/benchmarks.yaml`.
+    pub fn parse_all(yaml: &str) -> Result<Vec<Benchmark>> {
+        serde_norway::from_str(yaml).map_err(|e| DataError::Catalog {
+            what: "benchmarks".into(),
+            message: e.to_string(),
+        })
     }
 
     /// The shipped benchmark with this id.

@@ -122,6 +122,14 @@ pub(crate) fn cka_from_grams(
     mut ky: Array2<f64>,
     debiased: bool,
 ) -> Result<f64> {
+    // Below this share of the uncentred Gram matrix's squared norm, what centring leaves is
+    // rounding error: the stimuli are represented identically (a constant representation).
+    let n = kx.nrows() as f64;
+    let floor = (n * f64::EPSILON).powi(2);
+    let floors = [
+        floor * kx.iter().map(|v| v * v).sum::<f64>(),
+        floor * ky.iter().map(|v| v * v).sum::<f64>(),
+    ];
     for k in [&mut kx, &mut ky] {
         if debiased {
             gram::center_gram_unbiased(k);
@@ -139,8 +147,8 @@ pub(crate) fn cka_from_grams(
         hsic_xx += a * a;
         hsic_yy += b * b;
     }
-    for (h, what) in [(hsic_xx, "x"), (hsic_yy, "y")] {
-        if h <= 0.0 {
+    for ((h, what), floor) in [(hsic_xx, "x"), (hsic_yy, "y")].into_iter().zip(floors) {
+        if h <= floor {
             return Err(MetricError::ZeroVariance {
                 what: what.into(),
                 consequence: "its CKA is undefined (all stimuli are represented identically)"

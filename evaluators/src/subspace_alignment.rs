@@ -134,6 +134,7 @@ pub fn class_manifold_alignment(
 ) -> Result<ManifoldAlignment> {
     checks::ensure_same_stimuli(model.nrows(), brain.nrows())?;
     checks::ensure_same_stimuli(model.nrows(), labels.len())?;
+    checks::ensure_min_stimuli(labels.len(), 2, "the labelled representation")?;
     let mut classes: Vec<i64> = labels.to_vec();
     classes.sort_unstable();
     classes.dedup();

@@ -277,6 +277,36 @@ fn cka_is_one_for_identical_rotated_or_scaled_representations() {
 }
 
 #[test]
+fn cka_of_a_constant_representation_is_an_error_not_zero() {
+    // Centring a constant Gram matrix leaves only rounding error (about 1e-30), which used to
+    // pass as variance and give a CKA of -0.000.
+    let y = random(30, 4, 22);
+    for value in [1.0, 0.1, 3e5] {
+        let constant = Array2::<f64>::from_elem((30, 6), value);
+        for debiased in [false, true] {
+            let opts = CkaOptions {
+                kernel: CkaKernel::Linear,
+                debiased,
+            };
+            for (a, b) in [(&constant, &y), (&y, &constant)] {
+                let err = cka(a.view(), b.view(), opts).unwrap_err();
+                assert!(matches!(err, MetricError::ZeroVariance { .. }), "{err}");
+            }
+        }
+    }
+    // A representation that varies very little still has a CKA.
+    let mut nearly = Array2::<f64>::from_elem((30, 6), 1.0);
+    nearly
+        .column_mut(0)
+        .assign(&y.column(0).mapv(|v| 1.0 + 1e-6 * v));
+    let opts = CkaOptions {
+        kernel: CkaKernel::Linear,
+        debiased: false,
+    };
+    assert!(cka(nearly.view(), y.view(), opts).unwrap() > 0.05);
+}
+
+#[test]
 fn bootstrap_intervals_are_seeded_and_bracket_the_estimate() {
     let x = random(40, 10, 22);
     let y = linear_responses(&x, 6, 1.0, 23);

@@ -1,21 +1,10 @@
-//! `harness`: the cortexbench command line. Parses arguments and hands each subcommand to its
-//! module under `commands/`.
-
-mod ceilings;
-mod commands;
-mod comparison;
-mod geometry;
-mod npy_input;
-mod output_dir;
-mod run_config;
-mod run_manifest;
-mod scoring;
-mod training_data;
-mod zoo_cache;
+//! `harness`: the cortexbench command line. Parses arguments, hands each subcommand to its
+//! module under the library's `commands`, and prints any error as one `error:` line.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use harness::commands;
 
 /// mimalloc keeps the large per-batch buffers of training and feature extraction (tens of MB
 /// each) in its pools; glibc's allocator maps and unmaps each one, which doubled a CNN step.
@@ -97,7 +86,40 @@ fn main() -> ExitCode {
         // SAFETY: no other thread exists yet, so nothing reads the environment concurrently.
         unsafe { std::env::set_var("ORT_DISABLE_TELEMETRY", "1") };
     }
-    let result = match Cli::parse().command {
+    // Usage errors end here, with clap's message and exit status 2.
+    let command = Cli::parse().command;
+    // A panic is a bug, but it still ends as every failure does: one `error:` line (printed
+    // by the hook, with where it happened) and exit status 1, after unwinding has removed
+    // staged output folders.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error{place}: {message} (a bug in cortexbench: please report it \
+             with the command that caused it)"
+        );
+    }));
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(command))) {
+        Ok(code) => code,
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+fn dispatch(command: Command) -> ExitCode {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("CORTEXBENCH_DEBUG_PANIC").is_some() {
+        // Debug builds only: lets the tests check the panic path above.
+        panic!("CORTEXBENCH_DEBUG_PANIC is set");
+    }
+    let result = match command {
         Command::Similarity(args) => commands::similarity::run(&args),
         Command::Datasets(args) => commands::data::datasets(&args),
         Command::Fetch(args) => commands::data::fetch(&args),

@@ -93,16 +93,57 @@ fn read_as<T: ReadableElement, D: Dimension>(
 /// before anything of that size is allocated (a header claiming 10¹² values must not abort
 /// the process). Headers this check cannot read are left to the reader.
 fn check_declared_size(path: &Path) -> std::result::Result<(), String> {
+    let Some(header) = read_header(path)? else {
+        return Ok(());
+    };
+    let declared = header
+        .dims
+        .iter()
+        .try_fold(header.item_size, |acc, &d| acc.checked_mul(d));
+    match declared {
+        Some(bytes) if bytes == header.data_bytes => Ok(()),
+        _ => Err(format!(
+            "the header declares shape {:?} of {}-byte values ({} bytes), but the file holds {} bytes of data",
+            header.dims,
+            header.item_size,
+            declared.map_or("more than 2^64".to_string(), |b| b.to_string()),
+            header.data_bytes
+        )),
+    }
+}
+
+/// The shape a `.npy` file's header declares, when the header is readable and matches the
+/// file's size (for estimating memory before reading).
+pub fn declared_shape(path: &Path) -> Option<Vec<usize>> {
+    check_declared_size(path).ok()?;
+    let header = read_header(path).ok()??;
+    header
+        .dims
+        .iter()
+        .map(|&d| usize::try_from(d).ok())
+        .collect()
+}
+
+/// What a `.npy` header says, as far as the size check needs it.
+struct Header {
+    dims: Vec<u64>,
+    item_size: u64,
+    /// Bytes after the header.
+    data_bytes: u64,
+}
+
+/// The header of a `.npy` file; `None` for files or headers this check does not read
+/// (structured or unusual dtypes, unreadable files), which are left to the reader.
+fn read_header(path: &Path) -> std::result::Result<Option<Header>, String> {
     use std::io::Read;
-    let mut file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(_) => return Ok(()), // the reader reports it
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Ok(None); // the reader reports it
     };
     let length = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut head = Vec::with_capacity(4096);
     let _ = file.by_ref().take(65_536 + 12).read_to_end(&mut head);
     if head.len() < 10 || &head[..6] != b"\x93NUMPY" {
-        return Ok(());
+        return Ok(None);
     }
     let (header_len, start) = match head[6] {
         1 => (usize::from(u16::from_le_bytes([head[8], head[9]])), 10),
@@ -110,12 +151,11 @@ fn check_declared_size(path: &Path) -> std::result::Result<(), String> {
             u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize,
             12,
         ),
-        _ => return Ok(()),
+        _ => return Ok(None),
     };
     let Some(header) = head.get(start..start + header_len) else {
         return Err(format!(
-            "the header is cut short ({} bytes declared, the file has {length})",
-            header_len
+            "the header is cut short ({header_len} bytes declared, the file has {length})"
         ));
     };
     let header = String::from_utf8_lossy(header);
@@ -125,7 +165,7 @@ fn check_declared_size(path: &Path) -> std::result::Result<(), String> {
         Some(rest.to_string())
     };
     let (Some(descr), Some(shape)) = (field("descr"), field("shape")) else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(item_size) = descr
         .strip_prefix('\'')
@@ -133,7 +173,7 @@ fn check_declared_size(path: &Path) -> std::result::Result<(), String> {
         .and_then(|d| d.get(2..))
         .and_then(|digits| digits.parse::<u64>().ok())
     else {
-        return Ok(()); // structured or unusual dtypes: left to the reader
+        return Ok(None);
     };
     let Some(dims) = shape
         .strip_prefix('(')
@@ -147,19 +187,13 @@ fn check_declared_size(path: &Path) -> std::result::Result<(), String> {
         })
         .and_then(|r| r.ok())
     else {
-        return Ok(());
+        return Ok(None);
     };
-    let declared = dims
-        .iter()
-        .try_fold(item_size, |acc, &d| acc.checked_mul(d));
-    let data = length.saturating_sub((start + header_len) as u64);
-    match declared {
-        Some(bytes) if bytes == data => Ok(()),
-        _ => Err(format!(
-            "the header declares shape {dims:?} of {item_size}-byte values ({} bytes), but the file holds {data} bytes of data",
-            declared.map_or("more than 2^64".to_string(), |b| b.to_string())
-        )),
-    }
+    Ok(Some(Header {
+        dims,
+        item_size,
+        data_bytes: length.saturating_sub((start + header_len) as u64),
+    }))
 }
 
 fn describe(path: &Path, what: &str, err: ReadNpyError) -> anyhow::Error {

@@ -247,11 +247,16 @@ impl RunConfig {
     pub fn load(path: &Path) -> Result<RunConfig> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let config: RunConfig = serde_norway::from_str(&text)
-            .with_context(|| format!("{}: not a valid run config", path.display()))?;
+        RunConfig::parse(&text, path)
+    }
+
+    /// Reads and validates a run config from YAML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<RunConfig> {
+        let config: RunConfig = serde_norway::from_str(text)
+            .with_context(|| format!("{}: not a valid run config", origin.display()))?;
         config
             .validate()
-            .with_context(|| format!("{}: invalid run config", path.display()))?;
+            .with_context(|| format!("{}: invalid run config", origin.display()))?;
         Ok(config)
     }
 

@@ -103,3 +103,36 @@ fn benchmark_listing_reports_the_measured_v4_ceiling() {
     // scipy on 92_brainRDMs.mat (mean-pooled Nili bounds): lower 0.326552, upper 0.519459.
     assert!(out.contains("lower 0.3266, upper 0.5195"), "{out}");
 }
+
+#[test]
+fn every_failure_ends_with_one_error_line_and_status_1_and_usage_errors_with_2() {
+    let cache = tempfile::tempdir().unwrap();
+    // A panic (forced here; debug builds only) is reported like any other failure.
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["datasets", "--data-dir", cache.path().to_str().unwrap()])
+        .env("CORTEXBENCH_DEBUG_PANIC", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: internal error at ") && err.contains("please report it"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    // An ordinary failure.
+    let out = harness(&["fetch", "no-such-dataset"], cache.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: ") && err.lines().count() == 1,
+        "{err}"
+    );
+    // A command-line usage error keeps clap's status 2 (as the README says).
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["score", "--no-such-flag"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: "));
+}

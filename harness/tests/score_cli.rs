@@ -282,6 +282,54 @@ fn one_off_score_writes_tables_leaderboard_report_and_manifest_and_reproduces() 
 }
 
 #[test]
+fn a_run_beyond_the_available_memory_is_refused_before_training_unless_forced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let config = tmp.path().join("run.yaml");
+    // A zoo entry that would need training: the refusal must come before it.
+    std::fs::write(
+        &config,
+        "models:\n  - {kind: zoo, rule: bp, arch: mlp, dataset: fashion-mnist}\nbenchmarks: [kiani2007.IT-rsa]\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("run");
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_harness"))
+            .args([
+                "score",
+                "--config",
+                config.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .args(extra)
+            .args(["--offline", "--data-dir", cache.to_str().unwrap()])
+            .env("CORTEXBENCH_MIRROR", mirror())
+            .env("CORTEXBENCH_MEMORY_AVAILABLE", "1M")
+            .output()
+            .unwrap()
+    };
+    let refused = run(&[]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("activations of 1 networks on kriegeskorte2008-92images (92 stimuli)")
+            && err.contains("1 MiB is available")
+            && err.contains("--force")
+            && !err.contains("model: trained"),
+        "{err}"
+    );
+    assert!(!out.exists() && !cache.join("zoo").exists());
+    let forced = run(&["--force"]);
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    assert!(out.join("leaderboard.json").is_file());
+}
+
+#[test]
 fn shards_merge_into_the_unsharded_run() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");

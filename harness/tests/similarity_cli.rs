@@ -311,6 +311,60 @@ fn labels_of_the_wrong_length_are_refused_naming_the_file() {
 }
 
 #[test]
+fn work_beyond_the_available_memory_is_refused_before_reading_unless_forced() {
+    // 2000 stimuli: RSA holds a few 2000 x 2000 matrices (about 130 MB), far more than the
+    // 10 MB this run is told are available.
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.npy");
+    let y = dir.path().join("y.npy");
+    write_npy(
+        &x,
+        &Array2::<f64>::from_shape_fn((2000, 3), |(i, j)| ((i * 7 + j * 3) % 11) as f64),
+    )
+    .unwrap();
+    write_npy(
+        &y,
+        &Array2::<f64>::from_shape_fn((2000, 2), |(i, j)| ((i * 5 + j) % 13) as f64),
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_harness"))
+            .args(["similarity", "--metric", "rsa", "--x", p(&x), "--y", p(&y)])
+            .args(extra)
+            .env("CORTEXBENCH_MEMORY_AVAILABLE", "10M")
+            .output()
+            .unwrap()
+    };
+    let refused = run(&[]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: ")
+            && err.contains("rsa on 2000 stimuli")
+            && err.contains("10 MiB is available")
+            && err.contains("--force"),
+        "{err}"
+    );
+    let forced = run(&["--force"]);
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    // A bad value of the variable is an error, not ignored.
+    let bad = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["similarity", "--metric", "rsa", "--x", p(&x), "--y", p(&y)])
+        .env("CORTEXBENCH_MEMORY_AVAILABLE", "plenty")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("CORTEXBENCH_MEMORY_AVAILABLE=plenty"),
+        "{err}"
+    );
+}
+
+#[test]
 fn float32_inputs_are_accepted() {
     let dir = tempfile::tempdir().unwrap();
     let x: Array2<f64> = ndarray_npy::read_npy(golden("X.npy")).unwrap();

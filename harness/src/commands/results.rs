@@ -290,6 +290,9 @@ pub struct ReproduceArgs {
     /// Replace an output folder that already holds files.
     #[arg(long)]
     pub overwrite: bool,
+    /// Run even when the estimated peak memory exceeds what is available.
+    #[arg(long)]
+    pub force: bool,
     /// Largest difference accepted when the rerun is not bit-identical (another machine).
     #[arg(long, default_value_t = 1e-6)]
     pub tolerance: f64,
@@ -316,7 +319,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<ExitCode> {
         None => store.cache_dir().join("zoo"),
     };
     crate::output_dir::check_target(&config.out, args.overwrite)?;
-    let outputs = execute(&config, manifest.shard, &store, &zoo)?;
+    let outputs = execute(&config, manifest.shard, &store, &zoo, args.force)?;
     crate::output_dir::write_staged(&config.out, args.overwrite, |dir| {
         write_outputs(dir, &outputs)
     })?;

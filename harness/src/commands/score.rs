@@ -58,6 +58,9 @@ pub struct ScoreArgs {
     /// Replace an output folder that already holds files (whole, once the run is complete).
     #[arg(long)]
     pub overwrite: bool,
+    /// Run even when the estimated peak memory exceeds what is available.
+    #[arg(long)]
+    pub force: bool,
     /// Seed of training, the selection split, projections and resamples (default: the
     /// config's, else 1).
     #[arg(long)]
@@ -164,7 +167,7 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
         None => store.cache_dir().join("zoo"),
     };
     crate::output_dir::check_target(&config.out, args.overwrite)?;
-    let outputs = execute(&config, args.shard, &store, &zoo)?;
+    let outputs = execute(&config, args.shard, &store, &zoo, args.force)?;
     let board = crate::output_dir::write_staged(&config.out, args.overwrite, |dir| {
         write_outputs(dir, &outputs)
     })?;
@@ -286,6 +289,7 @@ pub fn execute(
     shard: Option<[usize; 2]>,
     store: &DataStore,
     zoo: &Path,
+    force: bool,
 ) -> Result<RunOutputs> {
     let started = Instant::now();
     let benchmarks = config.benchmarks()?;
@@ -317,6 +321,30 @@ pub fn execute(
             );
         }
     }
+
+    // Before anything large is allocated: the peak memory of extracting and scoring.
+    let mut sizes = vec![];
+    for (benchmark, data) in benchmarks.iter().zip(&loaded) {
+        sizes.push(match data {
+            Some(d) => Some(crate::memory::BenchmarkWork {
+                stimuli: d.stimuli.name.clone(),
+                n: d.stimuli.len(),
+                regression: matches!(
+                    ceilings::metric_of(benchmark)?,
+                    evaluators::MetricSpec::Predictivity { .. }
+                ),
+            }),
+            None => None,
+        });
+    }
+    let work = crate::memory::plan_scoring(config, &instances, &pairs, &sizes)?;
+    let estimate = crate::memory::scoring_estimate(
+        &work,
+        config.projection_dim,
+        config.batch_size,
+        INPUT_CACHE_BYTES as u64,
+    );
+    crate::memory::preflight(&estimate, force)?;
 
     // Train (or reuse) and open the models.
     let mut candidates: Vec<Option<Candidate>> = Vec::with_capacity(instances.len());
@@ -975,7 +1003,7 @@ const PLUMBING: [&str; 12] = [
 
 /// Eight float layers evenly spaced through the graph, the last of them its output, skipping
 /// operators that only move values.
-fn default_onnx_layers(available: &[model_zoo::LayerInfo]) -> Vec<String> {
+pub(crate) fn default_onnx_layers(available: &[model_zoo::LayerInfo]) -> Vec<String> {
     let float: Vec<&model_zoo::LayerInfo> = available
         .iter()
         .filter(|l| l.dtype == "f32" && !PLUMBING.contains(&l.op.as_str()))
@@ -1046,7 +1074,7 @@ fn bar(len: usize, template: &str) -> ProgressBar {
 
 /// Writes results (Parquet, CSV, JSON), the leaderboard with its intervals, pairwise tests and
 /// tied groups (JSON, Markdown, Parquet, CSV), the bootstrap replicates, RDM figures, manifest
-/// and report into `out` (a staging folder, see [`crate::output_dir`]); returns the
+/// and report into `out` (a staging folder, see `output_dir`); returns the
 /// leaderboard.
 pub fn write_outputs(out: &Path, outputs: &RunOutputs) -> Result<reports::Leaderboard> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;

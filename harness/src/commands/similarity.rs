@@ -160,6 +160,9 @@ pub struct SimilarityArgs {
     /// Angles / manifold alignment: dimension of the compared subspaces.
     #[arg(long, default_value_t = 5)]
     k: usize,
+    /// Run even when the estimated peak memory exceeds what is available.
+    #[arg(long)]
+    force: bool,
 
     /// Ceiling normalisation: raw/ceiling, (raw/ceiling)^2 or raw^2/ceiling.
     #[arg(long, default_value = "raw/ceiling", value_parser = serde_name::<CeilingNormalization>)]
@@ -244,6 +247,20 @@ pub fn run(args: &SimilarityArgs) -> Result<()> {
 }
 
 fn score(args: &SimilarityArgs) -> Result<SimilarityReport> {
+    let report = measure(args)?;
+    // A metric undefined for these inputs is an error, never a NaN score.
+    if !report.score.is_finite() {
+        bail!(
+            "{} is undefined for these inputs (it came out {})",
+            args.metric.name(),
+            report.score
+        );
+    }
+    Ok(report)
+}
+
+fn measure(args: &SimilarityArgs) -> Result<SimilarityReport> {
+    crate::memory::preflight(&memory_estimate(args), args.force)?;
     let x: Array2<f64> = npy_input::read_float::<Ix2>(&args.x, "x", false)?;
     if args.metric.single_representation() {
         if args.y.is_some() {
@@ -320,6 +337,38 @@ fn score(args: &SimilarityArgs) -> Result<SimilarityReport> {
         Metric::Capacity | Metric::Dimensionality => unreachable!("single-representation"),
     }
     Ok(report)
+}
+
+/// Peak memory of the command from the `.npy` headers, before anything is read: the inputs
+/// as read and as f64, and the metric's work (a regression's copies of x and y, or the
+/// stimulus-by-stimulus matrices of RSA, CKA and the geometry measures).
+fn memory_estimate(args: &SimilarityArgs) -> crate::memory::Estimate {
+    let shape = |path: Option<&PathBuf>| {
+        path.and_then(|p| npy_input::declared_shape(p))
+            .map(|d| {
+                (
+                    d.first().copied().unwrap_or(0),
+                    d.iter().skip(1).product::<usize>(),
+                )
+            })
+            .unwrap_or((0, 0))
+    };
+    let ((n, kx), (_, ky)) = (shape(Some(&args.x)), shape(args.y.as_ref()));
+    let (n, kx, ky) = (n as u64, kx as u64, ky as u64);
+    let work = match args.metric {
+        Metric::Pls | Metric::Ridge => 8 * n * kx * 8 + 3 * n * ky * 8 + 3 * n * n * 8,
+        _ => 4 * n * n * 8 + 2 * n * kx.max(ky) * 8,
+    };
+    let part = |what: &str, bytes| crate::memory::Part {
+        what: what.into(),
+        bytes,
+    };
+    crate::memory::Estimate {
+        parts: vec![
+            part("the inputs", 2 * n * (kx + ky) * 8),
+            part(&format!("{} on {n} stimuli", args.metric.name()), work),
+        ],
+    }
 }
 
 fn required_labels(args: &SimilarityArgs, stimuli: usize) -> Result<Vec<i64>> {
