@@ -30,6 +30,7 @@ pub mod cka;
 pub mod compare;
 pub mod dimensionality;
 mod error;
+mod gemm;
 mod gram;
 pub mod inference;
 mod linalg;

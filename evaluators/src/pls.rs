@@ -19,6 +19,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis, s};
 use ndarray_linalg::{Eigh, Factorize, Solve, UPLO};
 
 use crate::error::{MetricError, Result};
+use crate::gemm;
 use crate::splits::Split;
 
 /// Dual coefficients A (train stimuli × targets) of PLS fitted on the column-centred train
@@ -126,7 +127,7 @@ pub(crate) fn pls_on_splits_feature_form(
             indicators[[i, s]] = 1.0 / split.train.len() as f64;
         }
     }
-    let x_means = x.t().dot(&indicators); // p × splits
+    let x_means = gemm::matmul(x.t(), indicators.view()); // p × splits
     let row_energy: Array1<f64> = x.map_axis(Axis(1), |row| row.dot(&row));
     let mut states: Vec<SplitState> = splits
         .iter()
@@ -161,7 +162,7 @@ pub(crate) fn pls_on_splits_feature_form(
             .slice_mut(s![.., s * q..(s + 1) * q])
             .assign(&on_train(state.y_centred.view(), s));
     }
-    let xy_all = x.t().dot(&y_blocks);
+    let xy_all = gemm::matmul(x.t(), y_blocks.view());
     for (s, state) in states.iter_mut().enumerate() {
         state.xy.assign(&xy_all.slice(s![.., s * q..(s + 1) * q]));
     }
@@ -196,7 +197,7 @@ pub(crate) fn pls_on_splits_feature_form(
         if pending_u.iter().all(Option::is_none) {
             break;
         }
-        let xw = x.dot(&w);
+        let xw = gemm::matmul(x, w.view());
         let mut t_full = Array2::zeros((n, n_splits));
         let mut scores = vec![None; n_splits];
         for (s, state) in states.iter().enumerate() {
@@ -221,7 +222,7 @@ pub(crate) fn pls_on_splits_feature_form(
             }
             scores[s] = Some(t);
         }
-        let xt_all = x.t().dot(&t_full);
+        let xt_all = gemm::matmul(x.t(), t_full.view());
         for (s, state) in states.iter_mut().enumerate() {
             let (Some(t), Some(u)) = (scores[s].take(), pending_u[s].take()) else {
                 continue;
@@ -260,7 +261,7 @@ pub(crate) fn pls_on_splits_feature_form(
             .slice_mut(s![.., starts[s]..starts[s] + widths[s]])
             .assign(&on_train(u.view(), s));
     }
-    let xu_all = x.t().dot(&u_blocks);
+    let xu_all = gemm::matmul(x.t(), u_blocks.view());
     let mut coefficients = Array2::zeros((p, n_splits * q));
     let mut offsets = Vec::with_capacity(n_splits);
     for (s, state) in states.iter().enumerate() {
@@ -289,7 +290,7 @@ pub(crate) fn pls_on_splits_feature_form(
             .assign(&b);
     }
     // Predictions for every split in one pass: X[test] B + (ȳ − μᵀ B).
-    let predicted_all = x.dot(&coefficients);
+    let predicted_all = gemm::matmul(x, coefficients.view());
     Ok(splits
         .iter()
         .enumerate()

@@ -98,8 +98,9 @@ fn read_idx(path: &Path, ndim: usize) -> Result<(Vec<usize>, Vec<u8>)> {
             u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize
         })
         .collect();
-    let expected: usize = dims.iter().product();
-    if bytes.len() - header != expected {
+    let expected = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    if expected != Some(bytes.len() - header) {
+        let expected = expected.map_or("more than 2^64".into(), |e| e.to_string());
         return Err(DataError::format(
             path,
             format!(
