@@ -120,7 +120,11 @@ pub fn scoring_estimate(
     let training = Part {
         what: format!(
             "training data ({})",
-            training.iter().map(|d| d.name()).collect::<Vec<_>>().join(", ")
+            training
+                .iter()
+                .map(|d| d.name())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         bytes: training.iter().map(|&d| training_bytes(d)).sum(),
     };
@@ -146,7 +150,12 @@ pub fn scoring_estimate(
             // and sketches.
             let streaming = networks
                 .iter()
-                .map(|net| batch as u64 * (net.all_layers + net.scored.iter().sum::<usize>()) as u64 * 4 * 2)
+                .map(|net| {
+                    batch as u64
+                        * (net.all_layers + net.scored.iter().sum::<usize>()) as u64
+                        * 4
+                        * 2
+                })
                 .max()
                 .unwrap_or(0);
             // A regression holds the widest layer as f64 in about ten copies (the two halves,
@@ -159,7 +168,11 @@ pub fn scoring_estimate(
                 .map(|&w| kept(w))
                 .max()
                 .unwrap_or(0);
-            let regression = if set.regression { 10 * n * widest * 8 } else { 0 };
+            let regression = if set.regression {
+                10 * n * widest * 8
+            } else {
+                0
+            };
             let pairwise = if set.pairwise { 4 * n * n * 8 } else { 0 };
             let what = |part: &str| format!("{part} on {} ({} stimuli)", set.stimuli, set.n);
             Estimate {
@@ -213,7 +226,10 @@ pub fn plan_scoring(
     let mut work: Vec<(StimulusWork, Vec<usize>)> = vec![];
     for (b, benchmark) in benchmarks.iter().enumerate() {
         let Some(benchmark) = benchmark else { continue };
-        if work.last().is_none_or(|(w, _)| w.stimuli != benchmark.stimuli) {
+        if work
+            .last()
+            .is_none_or(|(w, _)| w.stimuli != benchmark.stimuli)
+        {
             let set = StimulusWork {
                 stimuli: benchmark.stimuli.clone(),
                 n: benchmark.n,
@@ -259,13 +275,10 @@ fn plan_network(spec: &ModelSpec, seed: u64) -> Result<PlannedNetwork> {
     };
     let built = |config: TrainConfig| -> Result<PlannedNetwork> {
         let (image, classes) = config.data.shape();
-        let net = config.architecture.build(
-            image,
-            &config.hidden,
-            classes,
-            config.activation,
-            seed,
-        )?;
+        let net =
+            config
+                .architecture
+                .build(image, &config.hidden, classes, config.activation, seed)?;
         of_network(net, Some(config.data))
     };
     match spec {
@@ -468,7 +481,10 @@ mod tests {
         // A batch of all layers (2 x 50,010 features) and of the scored ones, and copies.
         assert_eq!(bytes[3], 32 * (3 * 50_010) * 4 * 2);
         // The larger of PLS's ten f64 copies of 4096 features and RSA's four matrices.
-        assert_eq!(bytes[4], (10 * 10_000 * 4096 * 8u64).max(4 * 10_000 * 10_000 * 8));
+        assert_eq!(
+            bytes[4],
+            (10 * 10_000 * 4096 * 8u64).max(4 * 10_000 * 10_000 * 8)
+        );
         assert!(e.breakdown().contains("on large (10000 stimuli)"));
         // Without projection the full widths are kept.
         let raw = scoring_estimate(&[small], 0, 32, 1 << 30);
