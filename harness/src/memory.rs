@@ -480,11 +480,9 @@ mod tests {
         assert_eq!(bytes[2], 10_000 * 3 * 32 * 32 * 4);
         // A batch of all layers (2 x 50,010 features) and of the scored ones, and copies.
         assert_eq!(bytes[3], 32 * (3 * 50_010) * 4 * 2);
-        // The larger of PLS's ten f64 copies of 4096 features and RSA's four matrices.
-        assert_eq!(
-            bytes[4],
-            (10 * 10_000 * 4096 * 8u64).max(4 * 10_000 * 10_000 * 8)
-        );
+        // PLS's ten f64 copies of 4096 features (3.3 GB) outweigh RSA's four 10,000 x 10,000
+        // matrices (3.2 GB).
+        assert_eq!(bytes[4], 10 * 10_000 * 4096 * 8);
         assert!(e.breakdown().contains("on large (10000 stimuli)"));
         // Without projection the full widths are kept.
         let raw = scoring_estimate(&[small], 0, 32, 1 << 30);
