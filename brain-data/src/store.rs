@@ -195,9 +195,8 @@ impl DataStore {
         self.show_progress
     }
 
-    /// Locks a cache entry of `dataset` (a relative path in it) against other processes
-    /// sharing this cache, for writing derived data such as a decoded tensor.
-    pub fn lock(&self, dataset: &Dataset, entry: &str) -> Result<CacheLock> {
+    /// Locks a file of `dataset` in the cache against other processes sharing the cache.
+    fn lock(&self, dataset: &Dataset, entry: &str) -> Result<CacheLock> {
         CacheLock::acquire(
             &self.cache,
             &Path::new("datasets").join(&dataset.id).join(entry),

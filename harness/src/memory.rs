@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use model_zoo::{LayerInfo, Model, OnnxModel, Preset, TrainConfig, TrainingData, ZooModel};
+use model_zoo::{LayerInfo, Model, Preset, TrainConfig, TrainingData, ZooModel};
 
 use crate::run_config::{ModelSpec, RunConfig};
 
@@ -179,7 +179,10 @@ pub fn scoring_estimate(
             Estimate {
                 parts: vec![
                     Part {
-                        what: what(&format!("activations of {} networks", networks.len())),
+                        what: what(&match networks.len() {
+                            1 => "activations of 1 network".to_string(),
+                            k => format!("activations of {k} networks"),
+                        }),
                         bytes: activations,
                     },
                     Part {
@@ -303,17 +306,10 @@ fn plan_network(spec: &ModelSpec, seed: u64) -> Result<PlannedNetwork> {
             input_shape,
             ..
         } => {
-            let mut model = OnnxModel::open(path, *input_shape)?;
-            let available = model
-                .layers()
-                .with_context(|| format!("listing the layers of {}", path.display()))?;
+            let (model, available, chosen) =
+                crate::commands::score::open_onnx(path, *input_shape, layers)?;
             let float: Vec<&LayerInfo> = available.iter().filter(|l| l.dtype == "f32").collect();
             let widest = float.iter().map(|l| l.features()).max().unwrap_or(0);
-            let chosen = if layers.is_empty() {
-                crate::commands::score::default_onnx_layers(&available)
-            } else {
-                layers.clone()
-            };
             // A layer named by its node rather than its tensor counts as the widest.
             let scored = chosen
                 .iter()

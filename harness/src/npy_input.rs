@@ -93,30 +93,17 @@ fn read_as<T: ReadableElement, D: Dimension>(
 /// before anything of that size is allocated (a header claiming 10¹² values must not abort
 /// the process). Headers this check cannot read are left to the reader.
 fn check_declared_size(path: &Path) -> std::result::Result<(), String> {
-    let Some(header) = read_header(path)? else {
-        return Ok(());
-    };
-    let declared = header
-        .dims
-        .iter()
-        .try_fold(header.item_size, |acc, &d| acc.checked_mul(d));
-    match declared {
-        Some(bytes) if bytes == header.data_bytes => Ok(()),
-        _ => Err(format!(
-            "the header declares shape {:?} of {}-byte values ({} bytes), but the file holds {} bytes of data",
-            header.dims,
-            header.item_size,
-            declared.map_or("more than 2^64".to_string(), |b| b.to_string()),
-            header.data_bytes
-        )),
+    match read_header(path)? {
+        Some(header) => header.matches_file(),
+        None => Ok(()),
     }
 }
 
 /// The shape a `.npy` file's header declares, when the header is readable and matches the
 /// file's size (for estimating memory before reading).
 pub fn declared_shape(path: &Path) -> Option<Vec<usize>> {
-    check_declared_size(path).ok()?;
     let header = read_header(path).ok()??;
+    header.matches_file().ok()?;
     header
         .dims
         .iter()
@@ -130,6 +117,26 @@ struct Header {
     item_size: u64,
     /// Bytes after the header.
     data_bytes: u64,
+}
+
+impl Header {
+    /// Whether the declared shape and value size account for exactly the data bytes.
+    fn matches_file(&self) -> std::result::Result<(), String> {
+        let declared = self
+            .dims
+            .iter()
+            .try_fold(self.item_size, |acc, &d| acc.checked_mul(d));
+        match declared {
+            Some(bytes) if bytes == self.data_bytes => Ok(()),
+            _ => Err(format!(
+                "the header declares shape {:?} of {}-byte values ({} bytes), but the file holds {} bytes of data",
+                self.dims,
+                self.item_size,
+                declared.map_or("more than 2^64".to_string(), |b| b.to_string()),
+                self.data_bytes
+            )),
+        }
+    }
 }
 
 /// The header of a `.npy` file; `None` for files or headers this check does not read

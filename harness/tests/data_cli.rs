@@ -58,6 +58,26 @@ fn datasets_lists_every_dataset_with_where_it_is() {
         cowley.contains("66") && cowley.contains("GPL-3.0") && cowley.ends_with("mirror"),
         "{cowley}"
     );
+    assert!(
+        out.contains(&format!("mirror: {}", mirror().display())),
+        "{out}"
+    );
+    // A served mirror is named as the URL it is.
+    let served = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args([
+            "datasets",
+            "--offline",
+            "--data-dir",
+            cache.path().to_str().unwrap(),
+        ])
+        .env("CORTEXBENCH_MIRROR", "http://127.0.0.1:9/lab-mirror/")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&served.stdout);
+    assert!(
+        text.contains("mirror: http://127.0.0.1:9/lab-mirror\n"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -313,7 +313,7 @@ fn a_run_beyond_the_available_memory_is_refused_before_training_unless_forced() 
     let err = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("activations of 1 networks on kriegeskorte2008-92images (92 stimuli)")
+        err.contains("activations of 1 network on kriegeskorte2008-92images (92 stimuli)")
             && err.contains("1 MiB is available")
             && err.contains("--force")
             && !err.contains("model: trained"),

@@ -158,15 +158,13 @@ fn two_shards_on_one_empty_cache_download_and_train_everything_once() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names, ["model.safetensors"], "{names:?}");
-    let checkpoints: Vec<String> = ["s0", "s1"]
-        .iter()
-        .map(|s| std::fs::read_to_string(tmp.path().join(s).join("manifest.yaml")).unwrap())
-        .map(|m| {
-            m.lines()
-                .find(|l| l.trim_start().starts_with("sha256:"))
-                .unwrap_or_default()
-                .to_string()
-        })
-        .collect();
-    assert_eq!(checkpoints[0], checkpoints[1]);
+    // Both shards scored that checkpoint, by its hash in their manifests.
+    let trained = brain_data::sha256_file(&zoo[0].join("model.safetensors")).unwrap();
+    for shard in ["s0", "s1"] {
+        let text = std::fs::read_to_string(tmp.path().join(shard).join("manifest.yaml")).unwrap();
+        let manifest: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+        let models = manifest["models"].as_sequence().expect("a models list");
+        let hashes: Vec<&str> = models.iter().filter_map(|m| m["sha256"].as_str()).collect();
+        assert_eq!(hashes, [trained.as_str()], "{shard}");
+    }
 }

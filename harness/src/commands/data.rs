@@ -77,8 +77,8 @@ pub fn datasets(args: &DatasetsArgs) -> Result<()> {
         );
     }
     println!("\ncache: {}", store.cache_dir().display());
-    match store.mirror_dir() {
-        Some(m) => println!("mirror: {}", m.display()),
+    match store.mirror_description() {
+        Some(m) => println!("mirror: {m}"),
         None => println!("mirror: none (set CORTEXBENCH_MIRROR to use one)"),
     }
     Ok(())

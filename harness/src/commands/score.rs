@@ -946,18 +946,7 @@ fn open_candidate(
             input_shape,
             preprocessing,
         } => {
-            let mut model = OnnxModel::open(path, *input_shape)?;
-            let available = model
-                .layers()
-                .with_context(|| format!("listing the layers of {}", path.display()))?;
-            let layers = if layers.is_empty() {
-                default_onnx_layers(&available)
-            } else {
-                for layer in layers {
-                    model.graph().resolve(layer)?;
-                }
-                layers.clone()
-            };
+            let (model, _, layers) = open_onnx(path, *input_shape, layers)?;
             let name = spec.name();
             let rule = rule.clone().unwrap_or_else(|| "external".into());
             Ok(Candidate {
@@ -1001,9 +990,31 @@ const PLUMBING: [&str; 12] = [
     "Shape",
 ];
 
+/// An ONNX model entry opened: the model, every layer it has, and the layers to score (the
+/// entry's, each checked to exist, else [`default_onnx_layers`]).
+pub(crate) fn open_onnx(
+    path: &Path,
+    input_shape: Option<[usize; 3]>,
+    layers: &[String],
+) -> Result<(OnnxModel, Vec<model_zoo::LayerInfo>, Vec<String>)> {
+    let mut model = OnnxModel::open(path, input_shape)?;
+    let available = model
+        .layers()
+        .with_context(|| format!("listing the layers of {}", path.display()))?;
+    let chosen = if layers.is_empty() {
+        default_onnx_layers(&available)
+    } else {
+        for layer in layers {
+            model.graph().resolve(layer)?;
+        }
+        layers.to_vec()
+    };
+    Ok((model, available, chosen))
+}
+
 /// Eight float layers evenly spaced through the graph, the last of them its output, skipping
 /// operators that only move values.
-pub(crate) fn default_onnx_layers(available: &[model_zoo::LayerInfo]) -> Vec<String> {
+fn default_onnx_layers(available: &[model_zoo::LayerInfo]) -> Vec<String> {
     let float: Vec<&model_zoo::LayerInfo> = available
         .iter()
         .filter(|l| l.dtype == "f32" && !PLUMBING.contains(&l.op.as_str()))
