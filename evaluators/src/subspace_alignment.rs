@@ -4,7 +4,7 @@
 //! Each comes with what a random subspace of the same size would give.
 
 use ndarray::{Array2, ArrayView2, Axis, s};
-use ndarray_linalg::SVD;
+use ndarray_linalg::{JobSvd, SVD, SVDDC};
 use serde::{Deserialize, Serialize};
 
 use crate::checks;
@@ -86,10 +86,7 @@ fn top_subspace(x: ArrayView2<f64>, k: usize, what: &str, side: Side) -> Result<
             x.ncols()
         )));
     }
-    let left = matches!(side, Side::Points);
-    let (u, singular, vt) = gram::center_columns(x)
-        .svd(left, !left)
-        .map_err(|e| MetricError::linalg("top singular subspace", e))?;
+    let (u, singular, vt) = thin_svd(x, "top singular subspace")?;
     if singular[k - 1] <= 1e-12 * singular[0] {
         return Err(MetricError::ZeroVariance {
             what: format!("{what} beyond its first {} components", k - 1),
@@ -121,6 +118,22 @@ pub struct ManifoldAlignment {
     pub mean_cos2: f64,
     /// Mean over classes of the random baseline.
     pub random_mean_cos2: f64,
+}
+
+/// U, the singular values and Vᵀ of a thin SVD.
+type ThinSvd = (
+    Option<Array2<f64>>,
+    ndarray::Array1<f64>,
+    Option<Array2<f64>>,
+);
+
+/// Thin SVD (divide and conquer) of the column-centred `x`: U (rows × r), the singular values
+/// and Vᵀ (r × columns), r = min(rows, columns). A layer of 32,768 units on 500 stimuli needs
+/// 500 right singular vectors, not all 32,768 that a full SVD would build.
+fn thin_svd(x: ArrayView2<f64>, what: &str) -> Result<ThinSvd> {
+    gram::center_columns(x)
+        .svddc(JobSvd::Some)
+        .map_err(|e| MetricError::linalg(what, e))
 }
 
 /// See [`ManifoldAlignment`]; `model` and `brain` are (stimuli × features) and (stimuli ×
@@ -197,9 +210,7 @@ pub fn jacobian_alignment(
     checks::ensure_finite_2d(jacobian, "the Jacobian")?;
     checks::ensure_min_stimuli(activity.nrows(), 2, "the layer's activity")?;
     checks::ensure_finite_2d(activity, "the layer's activity")?;
-    let (_, singular, vt) = gram::center_columns(activity)
-        .svd(false, true)
-        .map_err(|e| MetricError::linalg("principal subspace", e))?;
+    let (_, singular, vt) = thin_svd(activity, "principal subspace")?;
     let rank = singular
         .iter()
         .take_while(|&&s| s > 1e-10 * singular[0])
@@ -325,5 +336,28 @@ mod tests {
         outside.slice_mut(s![.., 6..]).assign(&gaussian(50, 6, 14));
         let misaligned = jacobian_alignment(activity.view(), outside.view(), &[3]).unwrap();
         assert!(misaligned.captured[0] < 0.01, "{:?}", misaligned.captured);
+    }
+
+    #[test]
+    fn a_layer_wider_than_its_stimuli_has_its_top_subspace_found() {
+        // 40 stimuli in 3000 units (a convolution map on a probe set): the thin SVD has 40
+        // right singular vectors, of which the top 3 span the activity's plane.
+        let plane = gaussian(3, 3000, 21);
+        let activity = gaussian(40, 3, 22).dot(&plane) + gaussian(40, 3000, 23) * 1e-3;
+        let inside = gaussian(25, 3, 24).dot(&plane);
+        let aligned = jacobian_alignment(activity.view(), inside.view(), &[3, 39, 50]).unwrap();
+        assert_eq!(
+            aligned.k,
+            vec![3, 39],
+            "k above the 39 centred directions is left out"
+        );
+        assert!(aligned.captured[0] > 0.999, "{:?}", aligned.captured);
+        assert!(
+            aligned.captured[1] >= aligned.captured[0],
+            "{:?}",
+            aligned.captured
+        );
+        let same = principal_angles(activity.view(), (&activity * 2.0).view(), 3).unwrap();
+        assert!((same.mean_cos2 - 1.0).abs() < 1e-9, "{}", same.mean_cos2);
     }
 }

@@ -130,9 +130,34 @@ impl TensorWriter {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect::<HashMap<_, _>>();
-        safetensors::serialize(views, Some(metadata))
-            .map_err(|e| ZooError::bad_file(path, e.to_string()))
+        let bytes = safetensors::serialize(views, Some(metadata))
+            .map_err(|e| ZooError::bad_file(path, e.to_string()))?;
+        canonical_header(bytes).map_err(|e| ZooError::bad_file(path, e))
     }
+}
+
+/// The same safetensors file with its JSON header's keys in sorted order. safetensors writes
+/// the metadata map in hash order, which differs from process to process, so without this two
+/// trainings with identical weights would give files (and checksums) that differ.
+fn canonical_header(bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    const LEN: usize = std::mem::size_of::<u64>();
+    let declared = bytes
+        .get(..LEN)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+        .ok_or("safetensors output shorter than its header length")?;
+    let header = bytes
+        .get(LEN..LEN + declared)
+        .ok_or("safetensors header longer than the output")?;
+    // serde_json's map is a BTreeMap (no `preserve_order`): keys come out sorted.
+    let parsed: serde_json::Value = serde_json::from_slice(header).map_err(|e| e.to_string())?;
+    let mut canonical = serde_json::to_vec(&parsed).map_err(|e| e.to_string())?;
+    // The data must start 8-byte aligned, as safetensors pads it.
+    canonical.resize(canonical.len().next_multiple_of(LEN), b' ');
+    let mut out = Vec::with_capacity(LEN + canonical.len() + bytes.len() - LEN - declared);
+    out.extend_from_slice(&(canonical.len() as u64).to_le_bytes());
+    out.extend_from_slice(&canonical);
+    out.extend_from_slice(&bytes[LEN + declared..]);
+    Ok(out)
 }
 
 /// A safetensors file of a known `format`, read with errors that name the file.

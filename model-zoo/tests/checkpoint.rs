@@ -20,6 +20,31 @@ fn a_checkpoint_restores_identical_weights_and_config() {
 }
 
 #[test]
+fn the_same_network_saves_to_the_same_bytes() {
+    // safetensors writes its metadata map in hash order, which is random per map: without a
+    // canonical header, identical weights gave files (and checksums) that differed.
+    let dir = tempfile::tempdir().unwrap();
+    let net = Network::mlp(&[6, 4, 3], Activation::Tanh, 9).unwrap();
+    let config = TrainConfig::mlp_default(RuleConfig::Fa, 2, 9);
+    let saved: Vec<(String, Vec<u8>)> = (0..8)
+        .map(|i| {
+            let path = dir.path().join(format!("m{i}.safetensors"));
+            let sha = save(&path, &net, &config).unwrap();
+            (sha, std::fs::read(&path).unwrap())
+        })
+        .collect();
+    assert!(saved.iter().all(|s| s == &saved[0]));
+    let bytes = &saved[0].1;
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    assert_eq!(len % 8, 0, "the data starts 8-byte aligned");
+    let header = std::str::from_utf8(&bytes[8..8 + len]).unwrap();
+    let keys = ["\"format\"", "\"layers\"", "\"train_config\""];
+    let at: Vec<usize> = keys.iter().map(|k| header.find(k).unwrap()).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{header}");
+    assert_eq!(load(&dir.path().join("m7.safetensors")).unwrap().0, net);
+}
+
+#[test]
 fn a_cnn_checkpoint_keeps_its_convolution_geometry() {
     let dir = tempfile::tempdir().unwrap();
     let net = Network::cnn((12, 12, 3), &[(4, 3), (6, 2)], &[8, 5], Activation::Tanh, 2).unwrap();
