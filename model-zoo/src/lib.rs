@@ -18,6 +18,7 @@
 //! | the interface of scorable models, streaming extraction | [`model`] |
 //! | zoo networks as models | [`zoo_model`] |
 //! | ONNX files as models, export to ONNX | [`onnx`] |
+//! | OpenBLAS held to one thread where results must not depend on the count | [`blas_threads`] |
 
 // Links OpenBLAS, which ndarray's `blas` feature calls for f32 matrix products.
 extern crate blas_src;
@@ -26,6 +27,7 @@ pub mod activation;
 pub mod alignment;
 pub mod architecture;
 pub mod augment;
+pub mod blas_threads;
 pub mod checkpoint;
 pub mod conv;
 mod error;

@@ -353,14 +353,31 @@ pub fn execute(
         instances.len(),
         "{msg:24} [{bar:30}] network {pos}/{len} {elapsed}",
     );
+    // Networks the zoo lacks are trained first, several side by side.
+    let mut jobs = vec![];
+    for (i, &(m, seed)) in instances.iter().enumerate() {
+        if let Some(request) = zoo_request(&config.models[m], seed)
+            && pairs.iter().any(|p| p.0 == i)
+        {
+            let sets = training_sets.get(request.data)?;
+            jobs.push((zoo_cache::training_config(&request, &sets)?, sets));
+        }
+    }
+    let trained_now = zoo_cache::train_missing(zoo, &jobs, &train_bar)?;
     for (i, &(m, seed)) in instances.iter().enumerate() {
         train_bar.set_position(i as u64);
         if !pairs.iter().any(|p| p.0 == i) {
             candidates.push(None);
             continue;
         }
-        let mut candidate =
-            open_candidate(&config.models[m], seed, zoo, &mut training_sets, &train_bar)?;
+        let mut candidate = open_candidate(
+            &config.models[m],
+            seed,
+            zoo,
+            &mut training_sets,
+            &train_bar,
+            &trained_now,
+        )?;
         candidate.primary = config.seeds_of(&config.models[m]).first() == Some(&seed);
         candidates.push(Some(candidate));
     }
@@ -844,15 +861,38 @@ fn extract(
     Ok(result)
 }
 
+/// What a zoo entry asks to be trained with `seed` (None for other entries).
+fn zoo_request(spec: &ModelSpec, seed: u64) -> Option<zoo_cache::ZooRequest<'_>> {
+    match spec {
+        ModelSpec::Zoo {
+            rule,
+            arch,
+            dataset,
+            preset,
+            epochs,
+            ..
+        } => Some(zoo_cache::ZooRequest {
+            data: *dataset,
+            preset,
+            rule,
+            arch,
+            epochs: *epochs,
+            seed,
+        }),
+        _ => None,
+    }
+}
+
 fn open_candidate(
     spec: &ModelSpec,
     seed: u64,
     zoo: &Path,
     training_sets: &mut crate::training_data::Loaded,
     progress: &ProgressBar,
+    announced: &[PathBuf],
 ) -> Result<Candidate> {
     let from_zoo = |z: zoo_cache::ZooNetwork| -> Result<Candidate> {
-        if let Some(path) = &z.checkpoint {
+        if let Some(path) = z.checkpoint.as_ref().filter(|p| !announced.contains(p)) {
             let how = if z.trained_now { "trained" } else { "using" };
             progress.suspend(|| eprintln!("model: {how} {} ({})", z.name, path.display()));
         }
@@ -889,24 +929,10 @@ fn open_candidate(
         })
     };
     match spec {
-        ModelSpec::Zoo {
-            rule,
-            arch,
-            dataset,
-            preset,
-            epochs,
-            ..
-        } => {
-            let request = zoo_cache::ZooRequest {
-                data: *dataset,
-                preset,
-                rule,
-                arch,
-                epochs: *epochs,
-                seed,
-            };
-            progress.set_message(format!("{rule}-{}-{arch}", dataset.tag()));
-            let sets = training_sets.get(*dataset)?;
+        ModelSpec::Zoo { .. } => {
+            let request = zoo_request(spec, seed).expect("a zoo entry");
+            progress.set_message(spec.name());
+            let sets = training_sets.get(request.data)?;
             let training = zoo_cache::training_config(&request, &sets)?;
             from_zoo(zoo_cache::trained(zoo, &training, &sets, progress)?)
         }

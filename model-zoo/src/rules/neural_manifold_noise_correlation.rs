@@ -132,6 +132,10 @@ impl NeuralManifoldNoiseCorrelation {
                     - &m.view()
                         .insert_axis(Axis(1))
                         .dot(&m.view().insert_axis(Axis(0)));
+                // LAPACK's tridiagonal reduction runs OpenBLAS's threaded symmetric
+                // matrix-vector product, whose rounding depends on the thread count: one
+                // thread, so the subspace (and the weights) do not.
+                let _one_thread = crate::blas_threads::SingleThreadedBlas::new();
                 let (values, vectors) = cov.eigh(UPLO::Upper).map_err(|e| {
                     ZooError::Diverged(format!("activity covariance of layer {l}: {e}"))
                 })?;
