@@ -16,7 +16,7 @@ use crate::run_config::{ModelSpec, RunConfig};
 /// Bytes of what the process holds regardless of the data (code, ONNX Runtime, allocator
 /// pools, the loaded datasets' bookkeeping), set so that the default run's estimate is not
 /// below its measured peak (README, "Memory preflight").
-const BASE_BYTES: u64 = 768 << 20;
+const BASE_BYTES: u64 = 1 << 30;
 
 /// One part of an estimate.
 #[derive(Debug, Clone, PartialEq)]
