@@ -167,7 +167,8 @@ pub fn train_missing(
     let done = Mutex::new(vec![]);
     let train = |config: &TrainConfig, sets: &TrainingSets| -> Result<()> {
         let network = trained(zoo, config, sets, bar)?;
-        if let Some(path) = network.checkpoint {
+        // (Another process sharing the zoo may have trained it meanwhile: not announced.)
+        if let Some(path) = network.checkpoint.filter(|_| network.trained_now) {
             bar.suspend(|| eprintln!("model: trained {} ({})", network.name, path.display()));
             done.lock().expect("no thread panics holding it").push(path);
         }

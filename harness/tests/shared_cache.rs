@@ -105,14 +105,20 @@ fn two_shards_on_one_empty_cache_download_and_train_everything_once() {
             .args(["--out", tmp.path().join(format!("s{i}")).to_str().unwrap()])
             .env("CORTEXBENCH_MIRROR", format!("http://127.0.0.1:{port}/"))
             .env_remove("CORTEXBENCH_OFFLINE")
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap()
     };
     let (first, second) = (shard(0), shard(1));
+    let mut logs = String::new();
     for (i, child) in [first, second].into_iter().enumerate() {
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "shard {i} failed");
+        let log = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "shard {i} failed: {log}");
+        logs.push_str(&log);
     }
+    // One shard trained it and says so; the other waited and uses it.
+    assert_eq!(logs.matches("model: trained").count(), 1, "{logs}");
 
     // Every file the benchmarks read came from the server exactly once, and verifies.
     let catalog = Catalog::builtin();
