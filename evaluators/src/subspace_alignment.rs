@@ -340,23 +340,32 @@ mod tests {
 
     #[test]
     fn a_layer_wider_than_its_stimuli_has_its_top_subspace_found() {
-        // 40 stimuli in 3000 units (a convolution map on a probe set): the thin SVD has 40
-        // right singular vectors, of which the top 3 span the activity's plane.
+        // 40 stimuli in 3000 units (a convolution map on a probe set): the thin SVD keeps 40
+        // right singular vectors; the full SVD (the reference here) builds all 3000.
         let plane = gaussian(3, 3000, 21);
         let activity = gaussian(40, 3, 22).dot(&plane) + gaussian(40, 3000, 23) * 1e-3;
-        let inside = gaussian(25, 3, 24).dot(&plane);
-        let aligned = jacobian_alignment(activity.view(), inside.view(), &[3, 39, 50]).unwrap();
+        let jacobian = gaussian(25, 3, 24).dot(&plane) + gaussian(25, 3000, 25) * 0.1;
+        let aligned = jacobian_alignment(activity.view(), jacobian.view(), &[3, 39, 50]).unwrap();
         assert_eq!(
             aligned.k,
             vec![3, 39],
-            "k above the 39 centred directions is left out"
+            "no 50 directions in 40 centred stimuli"
         );
-        assert!(aligned.captured[0] > 0.999, "{:?}", aligned.captured);
-        assert!(
-            aligned.captured[1] >= aligned.captured[0],
-            "{:?}",
-            aligned.captured
-        );
+        let (_, _, vt) = gram::center_columns(activity.view())
+            .svd(false, true)
+            .unwrap();
+        let vt = vt.unwrap();
+        assert_eq!(vt.nrows(), 3000);
+        let total: f64 = jacobian.iter().map(|v| v * v).sum();
+        for (&k, &captured) in aligned.k.iter().zip(&aligned.captured) {
+            let along = jacobian.dot(&vt.slice(s![..k, ..]).t());
+            let reference = along.iter().map(|v| v * v).sum::<f64>() / total;
+            assert!(
+                (captured - reference).abs() < 1e-10,
+                "k = {k}: {captured} vs {reference}"
+            );
+        }
+        assert!(aligned.captured[0] > 0.9, "{:?}", aligned.captured);
         let same = principal_angles(activity.view(), (&activity * 2.0).view(), 3).unwrap();
         assert!((same.mean_cos2 - 1.0).abs() < 1e-9, "{}", same.mean_cos2);
     }
