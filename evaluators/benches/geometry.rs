@@ -1,5 +1,6 @@
 //! Manifold capacity at the size of the reference implementation's example: P = 100 Gaussian
-//! manifolds of M = 50 points in N = 5000 dimensions, n_t = 200 (goal: under 10 s on 2 cores).
+//! manifolds of M = 50 points in N = 5000 dimensions, n_t = 200 (the reference takes ~29 s on
+//! these 2 cores: `scripts/bench_mftma_reference.py`; goal: 10× faster).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use evaluators::{CapacityOptions, manifold_capacity};

@@ -36,6 +36,7 @@ pub mod inference;
 mod linalg;
 pub mod manifold_capacity;
 pub mod noise_ceiling;
+mod nonnegative_qp;
 mod pls;
 pub mod predictivity;
 pub mod rdm;

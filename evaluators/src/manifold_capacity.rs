@@ -14,10 +14,12 @@
 //!
 //! s̃(t) = (t − v*) / Σⱼ αⱼ with α the constraints' multipliers. Two cases have closed forms:
 //! interior (t itself is feasible; s̃ is the point of largest projection) and touching (only
-//! that point's constraint is active). Otherwise the Clarabel interior-point solver solves the
-//! QP's dual, min over α ≥ 0 of ½|S̃ᵀα|² − αᵀ(S̃t + κ), a KKT system half the primal's size,
-//! with t − v* = S̃ᵀα and Σⱼ αⱼ its centre coordinate; each manifold keeps one solver and
-//! updates its linear term per sample, and manifolds run in parallel. From the anchors (PRX 2018, eqs. 16–17, 28–29):
+//! that point's constraint is active). Otherwise the QP's dual, min over α ≥ 0 of
+//! ½|S̃ᵀα|² − αᵀ(S̃t + κ), is solved exactly by the Lawson–Hanson active-set method
+//! ([`crate::nonnegative_qp`]), with t − v* = S̃ᵀα and Σⱼ αⱼ its centre coordinate; a solution
+//! that fails the primal feasibility check goes to the Clarabel interior-point solver instead,
+//! which keeps one solver per manifold and updates its linear term per sample. Manifolds run
+//! in parallel. From the anchors (PRX 2018, eqs. 16–17, 28–29):
 //! capacity α_M = 1 / ⟨[t·s̃ + κ]₊² / |s̃|²⟩_t, radius R_M = √⟨|δs|²⟩ with δs the anchor's
 //! deviation from its mean divided by its centre coordinate, and dimension
 //! D_M = D ⟨t̂·ŝ⟩²_t over the D manifold coordinates. The capacity of the whole set is the
@@ -37,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use crate::center_structure::center_structure;
 use crate::checks;
 use crate::error::{MetricError, Result};
+use crate::nonnegative_qp::solve_nonnegative_qp;
 
 /// Options of [`manifold_capacity`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -298,37 +301,15 @@ fn analyse_manifold(
         }
         // Dual linear term −(S̃ t + κ).
         let q: Vec<f64> = points.dot(&t).iter().map(|v| -(v + kappa)).collect();
-        let solver = match &mut solver {
-            Some(existing) => {
-                existing
-                    .update_q(&q)
-                    .map_err(|e| MetricError::linalg("MFTMA anchor QP", e))?;
-                existing
-            }
-            None => solver.insert(new_anchor_solver(&gram, &q, false)?),
-        };
-        solver.solve();
         solved += 1;
-        let mut retry = None;
-        if !solved_well(solver.solution.status) {
-            // Rarely the fast settings stall; a fresh, fully equilibrated and refined solver
-            // with a larger budget settles it.
-            let mut fresh = new_anchor_solver(&gram, &q, true)?;
-            fresh.solve();
-            retry = Some(fresh);
-        }
-        let solution = match &retry {
-            Some(fresh) => &fresh.solution,
-            None => &solver.solution,
+        let alpha = match solve_nonnegative_qp(&gram, &q)
+            .map(Array1::from)
+            .filter(|alpha| anchor_is_feasible(&points, t, alpha, kappa, tolerance))
+        {
+            Some(alpha) => alpha,
+            None => solve_with_clarabel(&gram, &q, &mut solver)?,
         };
-        if !solved_well(solution.status) {
-            return Err(MetricError::Linalg {
-                what: "MFTMA anchor QP".into(),
-                message: format!("Clarabel stopped with status {:?}", solution.status),
-            });
-        }
         // t − v* = S̃ᵀ α, and Σα is its centre coordinate (every s̃ⱼ has a 1 there).
-        let alpha = Array1::from(solution.x.clone()).mapv(|a| a.max(0.0));
         let gap = points.t().dot(&alpha);
         if gap.dot(&gap).sqrt() < 1e-8 || gap[d] <= 0.0 {
             anchors.row_mut(i).assign(&farthest);
@@ -381,6 +362,57 @@ fn analyse_manifold(
     ))
 }
 
+/// Whether v = t − S̃ᵀα satisfies every constraint s̃ⱼ·v ≤ −κ (the active-set solution is
+/// otherwise optimal by construction; this guards against rounding in an ill-conditioned G).
+fn anchor_is_feasible(
+    points: &Array2<f64>,
+    t: ndarray::ArrayView1<f64>,
+    alpha: &Array1<f64>,
+    kappa: f64,
+    tolerance: f64,
+) -> bool {
+    let v = &t - &points.t().dot(alpha);
+    points.dot(&v).iter().all(|&c| c + kappa <= tolerance)
+}
+
+/// The dual solved by Clarabel's interior-point method (the fallback when the active-set
+/// solution fails its check): `solver` keeps one solver per manifold whose linear term is
+/// updated per sample; a QP the fast settings do not settle is solved again with a fresh,
+/// fully equilibrated and refined solver.
+fn solve_with_clarabel(
+    gram: &Array2<f64>,
+    q: &[f64],
+    solver: &mut Option<DefaultSolver<f64>>,
+) -> Result<Array1<f64>> {
+    let solver = match solver {
+        Some(existing) => {
+            existing
+                .update_q(&q.to_vec())
+                .map_err(|e| MetricError::linalg("MFTMA anchor QP", e))?;
+            existing
+        }
+        None => solver.insert(new_anchor_solver(gram, q, false)?),
+    };
+    solver.solve();
+    let mut retry = None;
+    if !solved_well(solver.solution.status) {
+        let mut fresh = new_anchor_solver(gram, q, true)?;
+        fresh.solve();
+        retry = Some(fresh);
+    }
+    let solution = match &retry {
+        Some(fresh) => &fresh.solution,
+        None => &solver.solution,
+    };
+    if !solved_well(solution.status) {
+        return Err(MetricError::Linalg {
+            what: "MFTMA anchor QP".into(),
+            message: format!("Clarabel stopped with status {:?}", solution.status),
+        });
+    }
+    Ok(Array1::from(solution.x.clone()).mapv(|a| a.max(0.0)))
+}
+
 fn solved_well(status: SolverStatus) -> bool {
     matches!(status, SolverStatus::Solved | SolverStatus::AlmostSolved)
 }
@@ -420,4 +452,46 @@ fn new_anchor_solver(gram: &Array2<f64>, q: &[f64], robust: bool) -> Result<Defa
         .map_err(|e| MetricError::linalg("MFTMA anchor QP settings", e))?;
     DefaultSolver::new(&objective, q, &nonnegative, &b, &cones, settings)
         .map_err(|e| MetricError::linalg("MFTMA anchor QP", format!("{e:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array2, Axis, concatenate};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    use rand_distr::StandardNormal;
+
+    use super::{anchor_is_feasible, solve_nonnegative_qp, solve_with_clarabel};
+
+    #[test]
+    fn active_set_anchors_equal_the_interior_point_solvers() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        // (points, manifold coordinates, margin): more coordinates than points and fewer.
+        for (m, d, kappa) in [(20, 19, 0.0), (20, 19, 0.5), (40, 6, 0.0), (40, 6, 0.2)] {
+            let coordinates: Array2<f64> =
+                Array2::from_shape_fn((m, d), |_| rng.sample(StandardNormal));
+            let points = concatenate![Axis(1), coordinates, Array2::ones((m, 1))];
+            let gram = points.dot(&points.t());
+            let mut clarabel = None;
+            for _ in 0..50 {
+                let t: ndarray::Array1<f64> =
+                    ndarray::Array1::from_shape_fn(d + 1, |_| rng.sample(StandardNormal));
+                let q: Vec<f64> = points.dot(&t).iter().map(|v| -(v + kappa)).collect();
+                let exact = ndarray::Array1::from(solve_nonnegative_qp(&gram, &q).unwrap());
+                assert!(anchor_is_feasible(&points, t.view(), &exact, kappa, 1e-10));
+                let interior = solve_with_clarabel(&gram, &q, &mut clarabel).unwrap();
+                // The exact solution is never worse in the objective than Clarabel's (good to
+                // its 1e-8 tolerances); t − v* = S̃ᵀα, unique even where α is not, agrees to
+                // what those tolerances allow where the objective is flat (~1e-5).
+                let (a, b) = (points.t().dot(&exact), points.t().dot(&interior));
+                let difference = (&a - &b).iter().map(|v| v.abs()).fold(0.0, f64::max);
+                let objective = |alpha: &ndarray::Array1<f64>| {
+                    0.5 * alpha.dot(&gram.dot(alpha))
+                        + alpha.iter().zip(&q).map(|(a, q)| a * q).sum::<f64>()
+                };
+                assert!(objective(&exact) <= objective(&interior) + 1e-12 * (1.0 + t.dot(&t)));
+                assert!(difference < 1e-4, "m {m} d {d} κ {kappa}: {difference}");
+            }
+        }
+    }
 }
