@@ -81,13 +81,13 @@ pub(crate) fn compare_vectors(
             stats::cosine(a, b).ok_or_else(|| undefined("all dissimilarities zero"))
         }
         CompareMethod::Spearman => {
-            let (ra, rb) = (ranks(a), ranks(b));
+            let (ra, rb) = rayon::join(|| ranks(a), || ranks(b));
             stats::pearson(ra.view(), rb.view())
                 .ok_or_else(|| undefined("all dissimilarities equal"))
         }
         CompareMethod::RhoA => {
             let n = a.len() as f64;
-            let (ra, rb) = (ranks(a), ranks(b));
+            let (ra, rb) = rayon::join(|| ranks(a), || ranks(b));
             let (ma, mb) = (ra.mean().unwrap_or(0.0), rb.mean().unwrap_or(0.0));
             let s: f64 = ra
                 .iter()
