@@ -57,8 +57,8 @@ pub fn cka(x: ArrayView2<f64>, y: ArrayView2<f64>, options: CkaOptions) -> Resul
 
 /// Linear CKA from the lower triangles of the two representations' Gram matrices in one pass.
 ///
-/// Each representation is centred over stimuli in f64 (both HSIC estimators are invariant to
-/// that shift) and its Gram matrix multiplied in f32 ([`gram::centred_gram_lower_f32`]):
+/// Each representation is shifted to near its mean in f64 (both HSIC estimators are invariant
+/// to a shift of the features) and its Gram matrix multiplied in f32 ([`gram::shifted_gram_lower_f32`]):
 /// the n²p product that dominates CKA runs at twice the f64 rate. Everything after it is
 /// accumulated in f64 from the sums of Song et al. (2012, eq. 5): with K̃ the Gram matrix with
 /// its diagonal zeroed, the unbiased HSIC is, up to the factor 1 / (n (n − 3)) that CKA cancels,
@@ -70,7 +70,7 @@ fn linear_cka(x: ArrayView2<f64>, y: ArrayView2<f64>, debiased: bool) -> Result<
     for (z, what) in [(x, "x"), (y, "y")] {
         checks::ensure_min_stimuli(z.nrows(), 4, what)?;
         checks::ensure_has_features(z.ncols(), what)?;
-        match gram::centred_gram_lower_f32(z) {
+        match gram::shifted_gram_lower_f32(z) {
             Some(k) => grams.push(k),
             None => {
                 return Err(checks::ensure_finite_2d(z, what).err().unwrap_or_else(|| {
@@ -351,6 +351,34 @@ mod tests {
 
     use super::{cka_from_grams, linear_cka};
     use crate::gram;
+
+    #[test]
+    fn a_scale_the_first_stimuli_misjudge_is_corrected() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let (n, p) = (150, 20);
+        let y: Array2<f64> = Array2::from_shape_fn((n, 4), |_| rng.sample(StandardNormal));
+        let noise: Array2<f64> = Array2::from_shape_fn((n, p), |_| rng.sample(StandardNormal));
+        // The first 64 stimuli identical, the others spread by 1e-25 (their squares underflow
+        // f32 at the scale the first 64 suggest) or by 1e50 around spreads of 1 (theirs
+        // overflow it).
+        let tiny = Array2::from_shape_fn(
+            (n, p),
+            |(i, j)| {
+                if i < 64 { 0.0 } else { 1e-25 * noise[[i, j]] }
+            },
+        );
+        let huge = Array2::from_shape_fn((n, p), |(i, j)| {
+            noise[[i, j]] * if i < 64 { 1.0 } else { 1e50 }
+        });
+        for x in [&tiny, &huge] {
+            for debiased in [true, false] {
+                let fast = linear_cka(x.view(), y.view(), debiased).unwrap();
+                let exact =
+                    cka_from_grams(gram::gram(x.view()), gram::gram(y.view()), debiased).unwrap();
+                assert!((fast - exact).abs() < 1e-7, "{fast} vs {exact}");
+            }
+        }
+    }
 
     #[test]
     fn single_precision_sums_equal_the_double_precision_gram_matrices() {

@@ -1,8 +1,16 @@
-//! Products of a wide matrix with a narrow one (a few columns per split), the inner loop of
-//! PLS in its feature form. faer dispatches at run time to the CPU's widest SIMD kernels and
-//! does not pack the wide operand for a narrow product, which OpenBLAS does on every call:
-//! X·W for X of 4750 × 4096 and W of 10 columns takes about half the time (see the README's
-//! performance section). Everything else stays on BLAS and LAPACK.
+//! The products that faer computes faster than the OpenBLAS the project links (measured side
+//! by side in `cargo bench -p evaluators --bench gemm`; see the README's performance section).
+//! faer dispatches at run time to the CPU's widest SIMD kernels (AVX-512 here).
+//!
+//! - A wide matrix times a narrow one (a few columns per split), the inner loop of PLS in its
+//!   feature form: faer does not pack the wide operand for a narrow product, which OpenBLAS
+//!   does on every call, so X·W for X of 4750 × 4096 and W of 10 columns takes about half the
+//!   time.
+//! - The single-precision Gram triangle of linear CKA ([`crate::gram::shifted_gram_lower_f32`]):
+//!   faer's triangular product in f32 beats OpenBLAS `ssyrk` and runs at twice the f64 rate.
+//!
+//! Everything else stays on BLAS and LAPACK (OpenBLAS `dsyrk` for the f64 Gram matrices of
+//! RDMs and the kernel forms of PLS and ridge, which the golden tests hold to 1e-9).
 
 use faer::{MatMut, MatRef};
 use ndarray::{Array2, ArrayView2};
@@ -30,6 +38,28 @@ pub(crate) fn matmul(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
         })
     });
     out
+}
+
+/// The lower triangle of A Aᵀ (the upper triangle is 0) for a row-major n × p f32 matrix.
+pub(crate) fn gram_lower_f32(a: &Array2<f32>, n: usize, p: usize) -> Array2<f32> {
+    use faer::linalg::matmul::triangular::{BlockStructure, matmul};
+    let mut lower = Array2::<f32>::zeros((n, n));
+    if n == 0 || p == 0 {
+        return lower;
+    }
+    let a = faer::MatRef::from_row_major_slice(a.as_slice().expect("fresh array"), n, p);
+    matmul(
+        faer::MatMut::from_row_major_slice_mut(lower.as_slice_mut().expect("fresh array"), n, n),
+        BlockStructure::TriangularLower,
+        faer::Accum::Replace,
+        a,
+        BlockStructure::Rectangular,
+        a.transpose(),
+        BlockStructure::Rectangular,
+        1.0f32,
+        faer::get_global_parallelism(),
+    );
+    lower
 }
 
 /// `x` as a faer matrix: in place when it is row- or column-major contiguous (a transposed

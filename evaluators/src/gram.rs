@@ -45,97 +45,96 @@ pub fn gram(x: ArrayView2<f64>) -> Array2<f64> {
     out
 }
 
-/// The lower triangle (diagonal included; the upper triangle is 0) of (X − 1μᵀ)(X − 1μᵀ)ᵀ,
-/// the Gram matrix of the column-centred `(stimuli, features)` matrix, in single precision and
-/// up to a power-of-two scale: the values are centred in f64, scaled so that the largest
-/// magnitude of X is about 1, rounded to f32 and multiplied in faer's f32 kernels (AVX-512
-/// where the CPU has it: twice the rate of f64, and half the product for the triangle).
-/// Centring first keeps the rounding relative to the data's spread rather than its mean. For
-/// scale-invariant sums over the n² entries that tolerate a relative error of ~1e-7 per entry
-/// (linear CKA). `None` when X has a value that is not finite.
-pub fn centred_gram_lower_f32(x: ArrayView2<f64>) -> Option<Array2<f32>> {
-    let (n, p) = x.dim();
-    let centred = centred_f32(x)?;
-    let mut lower = Array2::<f32>::zeros((n, n));
-    if n == 0 || p == 0 {
-        return Some(lower);
-    }
-    use faer::linalg::matmul::triangular::{BlockStructure, matmul};
-    let a = faer::MatRef::from_row_major_slice(centred.as_slice().expect("fresh array"), n, p);
-    matmul(
-        faer::MatMut::from_row_major_slice_mut(lower.as_slice_mut().expect("fresh array"), n, n),
-        BlockStructure::TriangularLower,
-        faer::Accum::Replace,
-        a,
-        BlockStructure::Rectangular,
-        a.transpose(),
-        BlockStructure::Rectangular,
-        1.0f32,
-        faer::get_global_parallelism(),
-    );
-    Some(lower)
-}
-
-/// X − 1μᵀ scaled by the power of two that brings X's largest magnitude into [0.5, 1), as
-/// f32, in two passes over X split over the cores (column sums, largest magnitude and
-/// finiteness; then the centred values); `None` when a value is not finite.
-fn centred_f32(x: ArrayView2<f64>) -> Option<Array2<f32>> {
-    use rayon::prelude::*;
+/// The lower triangle (diagonal included; the upper triangle is 0) of (X − 1cᵀ)(X − 1cᵀ)ᵀ, the
+/// Gram matrix of the `(stimuli, features)` matrix shifted by c, the mean of its first 64
+/// stimuli, in single precision and up to a scale. The shifted values are formed
+/// in f64, scaled to magnitudes near 1, rounded to f32 and multiplied in faer's f32 kernels
+/// (AVX-512 where the CPU has it: twice the rate of f64, and half the product for the
+/// triangle). The shift keeps the rounding relative to the data's spread rather than its
+/// mean; it is any vector near the mean, so that one pass over X suffices. For sums that are
+/// invariant to a shift and a scale of the features and tolerate a relative error of ~1e-7 per
+/// entry (linear HSIC and CKA). `None` when X has a value that is not finite.
+pub fn shifted_gram_lower_f32(x: ArrayView2<f64>) -> Option<Array2<f32>> {
     let (n, p) = x.dim();
     let x = x.as_standard_layout();
-    let rows = x.as_slice().expect("standard layout");
-    let block = 64 * p.max(1);
-    // Blocks of 64 rows, combined in order: the sums do not depend on the thread count.
-    let partial: Vec<(Vec<f64>, Vec<f64>)> = rows
-        .par_chunks(block)
-        .map(|chunk| {
-            // Per column, so that both loops vectorise.
-            let (mut sums, mut largest) = (vec![0.0; p], vec![0.0f64; p]);
-            for row in chunk.chunks_exact(p) {
-                for ((s, l), &v) in sums.iter_mut().zip(largest.iter_mut()).zip(row) {
-                    *s += v;
-                    *l = l.max(v.abs());
-                }
-            }
-            (sums, largest)
-        })
-        .collect();
-    let (sums, largest) = partial.into_iter().fold(
-        (vec![0.0f64; p], vec![0.0f64; p]),
-        |(mut a, mut la), (b, lb)| {
-            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-            la.iter_mut()
-                .zip(&lb)
-                .for_each(|(a, b)| *a = f64::max(*a, *b));
-            (a, la)
-        },
-    );
-    // A NaN or an infinity makes its column's sum non-finite (max skips NaN); so can finite
-    // values near the top of the f64 range, which are scaled down first.
-    if sums.iter().any(|s| !s.is_finite()) {
-        if x.iter().any(|v| !v.is_finite()) {
-            return None;
-        }
-        let factor = crate::checks::power_of_two(-crate::checks::magnitude_exponent(x.iter()));
-        return centred_f32(x.mapv(|v| v * factor).view());
+    let sample = n.min(64);
+    let mut shift = vec![0.0f64; p];
+    for row in x.rows().into_iter().take(sample) {
+        shift
+            .iter_mut()
+            .zip(row)
+            .for_each(|(c, v)| *c += v / sample as f64);
     }
-    let largest = largest.into_iter().fold(0.0, f64::max);
-    let scale = crate::checks::power_of_two(-crate::checks::magnitude_exponent([largest].iter()));
-    let means: Vec<f64> = sums.iter().map(|s| s / n.max(1) as f64).collect();
-    let mut centred = Array2::<f32>::zeros((n, p));
-    centred
+    let mut sample_largest = vec![0.0f64; p];
+    for row in x.rows().into_iter().take(sample) {
+        for ((l, v), c) in sample_largest.iter_mut().zip(row).zip(&shift) {
+            *l = l.max((v - c).abs());
+        }
+    }
+    let sample_largest = sample_largest.into_iter().fold(0.0, f64::max);
+    let scale =
+        crate::checks::power_of_two(-crate::checks::magnitude_exponent([sample_largest].iter()));
+    // The diagonal (the rows' squared norms) checks the scale the sample chose: a value that
+    // is not finite or too large for f32 makes it infinite or NaN, values far from 1 put it
+    // far from p (or at 0, after underflow).
+    let lower = crate::gemm::gram_lower_f32(&shift_and_round(x.view(), &shift, scale), n, p);
+    let largest = (0..n).map(|i| lower[[i, i]]).fold(0.0f32, f32::max);
+    let all_finite = (0..n).all(|i| lower[[i, i]].is_finite());
+    if all_finite && (1e-20..=1e20).contains(&(largest / p.max(1) as f32)) {
+        return Some(lower);
+    }
+    if x.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    // The sample misjudged the scale: take it from every value's deviation, measured on X
+    // brought below 1 first (powers of two, exact) so that no difference overflows.
+    let k = crate::checks::magnitude_exponent(x.iter());
+    let below_one = crate::checks::power_of_two(-k - 1);
+    let deviation = x
+        .rows()
+        .into_iter()
+        .flat_map(|row| {
+            row.into_iter()
+                .zip(&shift)
+                .map(|(v, c)| (v * below_one - c * below_one).abs())
+        })
+        .fold(0.0f64, f64::max);
+    if deviation == 0.0 {
+        return Some(Array2::zeros((n, n))); // every stimulus the same: HSIC 0
+    }
+    let exact = below_one
+        * crate::checks::power_of_two(-crate::checks::magnitude_exponent([deviation].iter()));
+    Some(crate::gemm::gram_lower_f32(
+        &shift_and_round(x.view(), &shift, exact),
+        n,
+        p,
+    ))
+}
+
+/// (X · scale − 1 (shift · scale)ᵀ) as f32 (scaled before the difference, so that it cannot
+/// overflow), in blocks of 64 rows over the cores.
+fn shift_and_round(x: ArrayView2<f64>, shift: &[f64], scale: f64) -> Array2<f32> {
+    use rayon::prelude::*;
+    let (n, p) = x.dim();
+    let mut shifted = Array2::<f32>::zeros((n, p));
+    if n == 0 || p == 0 {
+        return shifted;
+    }
+    let rows = x.as_slice().expect("standard layout");
+    let shift: Vec<f64> = shift.iter().map(|c| c * scale).collect();
+    shifted
         .as_slice_mut()
         .expect("fresh array")
-        .par_chunks_mut(block)
-        .zip(rows.par_chunks(block))
+        .par_chunks_mut(64 * p)
+        .zip(rows.par_chunks(64 * p))
         .for_each(|(out, source)| {
             for (out, source) in out.chunks_exact_mut(p).zip(source.chunks_exact(p)) {
-                for ((o, v), m) in out.iter_mut().zip(source).zip(&means) {
-                    *o = ((v - m) * scale) as f32;
+                for ((o, v), c) in out.iter_mut().zip(source).zip(&shift) {
+                    *o = (v * scale - c) as f32;
                 }
             }
         });
-    Some(centred)
+    shifted
 }
 
 /// H K H with H = I - 11ᵀ/n: the Gram matrix of the column-centred data.

@@ -3,6 +3,7 @@
 //! neuroid between prediction and response, median over neuroids; mean and SEM over splits.
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::checks;
@@ -210,7 +211,7 @@ pub fn predict_held_out(
 /// shared by all splits.
 struct Prepared<'a> {
     x_centred: Array2<f64>,
-    gram: std::cell::OnceCell<Array2<f64>>,
+    gram: std::sync::OnceLock<Array2<f64>>,
     /// y, scaled by 2^-`y_exponent` when its magnitude is extreme (predictions are scaled back).
     y: ndarray::CowArray<'a, f64, ndarray::Ix2>,
     y_exponent: i32,
@@ -260,7 +261,7 @@ impl<'a> Prepared<'a> {
         // Centring by the global mean first keeps the later train-mean centring well conditioned.
         Ok(Self {
             x_centred: gram::center_columns(x.view()),
-            gram: std::cell::OnceCell::new(),
+            gram: std::sync::OnceLock::new(),
             y,
             y_exponent,
             kept,
@@ -319,11 +320,24 @@ impl<'a> Prepared<'a> {
                     })
                     .collect())
             }
-            _ => splits
-                .iter()
-                .map(|split| self.fit_predict_on_gram(split, regression))
-                .collect(),
+            _ => {
+                // The Gram matrix once, with every core in BLAS; then the splits side by
+                // side, each on one core: their products (a few hundred stimuli square) are
+                // too small for OpenBLAS's threads, which spent a third of the time waiting
+                // on each other. Each split's numbers do not depend on the thread count.
+                self.full_gram();
+                let _blas = crate::linalg::SingleThreadedBlas::new();
+                splits
+                    .par_iter()
+                    .map(|split| self.fit_predict_on_gram(split, regression))
+                    .collect()
+            }
         }
+    }
+
+    /// X Xᵀ of the centred features, computed on first use.
+    fn full_gram(&self) -> &Array2<f64> {
+        self.gram.get_or_init(|| gram::gram(self.x_centred.view()))
     }
 
     fn fit_predict_on_gram(&self, split: &Split, regression: &Regression) -> Result<SplitFit> {
@@ -331,7 +345,7 @@ impl<'a> Prepared<'a> {
         let y_train = self.y.select(Axis(0), train).select(Axis(1), &self.kept);
         let y_mean: Array1<f64> = y_train.mean_axis(Axis(0)).expect("train non-empty");
         let y_centred = &y_train - &y_mean.view().insert_axis(Axis(0));
-        let full_gram = self.gram.get_or_init(|| gram::gram(self.x_centred.view()));
+        let full_gram = self.full_gram();
         let mut k_train = gram::select(full_gram, train, train);
         let k_test_raw = gram::select(full_gram, test, train);
         let col_means = k_train.mean_axis(Axis(0)).expect("train non-empty");
