@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 python=${1:?usage: scripts/bench_ratios.sh PYTHON [MFTMA_REFERENCE_CHECKOUT]}
 out=target/bench-data
 mkdir -p "$out"
+rm -f "$out/mftma.txt" "$out/mftma_reference.txt"  # only this run's numbers are compared
 
 cargo bench -q -p evaluators --bench metrics -- --noplot | tee "$out/criterion.txt"
 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$python" scripts/bench_reference.py | tee "$out/reference.txt"

@@ -127,14 +127,36 @@ fn shift_and_round(x: ArrayView2<f64>, shift: &[f64], scale: f64) -> Array2<f32>
         .expect("fresh array")
         .par_chunks_mut(64 * p)
         .zip(rows.par_chunks(64 * p))
-        .for_each(|(out, source)| {
-            for (out, source) in out.chunks_exact_mut(p).zip(source.chunks_exact(p)) {
-                for ((o, v), c) in out.iter_mut().zip(source).zip(&shift) {
-                    *o = (v * scale - c) as f32;
-                }
-            }
-        });
+        .for_each(|(out, source)| round_rows_dispatched(out, source, &shift, scale));
     shifted
+}
+
+/// [`round_rows`] compiled for AVX2 when the CPU has it (the build targets baseline x86-64);
+/// the same operations, so the same values.
+fn round_rows_dispatched(out: &mut [f32], source: &[f64], shift: &[f64], scale: f64) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { round_rows_avx2(out, source, shift, scale) };
+    }
+    round_rows(out, source, shift, scale)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn round_rows_avx2(out: &mut [f32], source: &[f64], shift: &[f64], scale: f64) {
+    round_rows(out, source, shift, scale)
+}
+
+/// out = (source · scale − shift) as f32, row by row (rows of `shift.len()` values).
+#[inline(always)]
+fn round_rows(out: &mut [f32], source: &[f64], shift: &[f64], scale: f64) {
+    let p = shift.len();
+    for (out, source) in out.chunks_exact_mut(p).zip(source.chunks_exact(p)) {
+        for ((o, v), c) in out.iter_mut().zip(source).zip(shift) {
+            *o = (v * scale - c) as f32;
+        }
+    }
 }
 
 /// H K H with H = I - 11ᵀ/n: the Gram matrix of the column-centred data.
