@@ -4,7 +4,10 @@
 //! - the Gram matrix X Xᵀ of 2000 stimuli × 4096 features (CKA, RDMs): OpenBLAS `dsyrk` and
 //!   `ssyrk`, faer's triangular product in f64 and f32;
 //! - the narrow product X W of 4750 × 4096 by 10 columns (PLS in its feature form): OpenBLAS
-//!   `dgemm` and faer.
+//!   `dgemm` and faer;
+//! - the f32 products of training the CIFAR-10 convnet's second convolution on a batch of 128
+//!   (im2col columns 32768 × 288, 64 filters): forward (columns × Wᵀ) and the weight gradient
+//!   (δᵀ × columns), OpenBLAS `sgemm` (what `model-zoo` uses) and faer.
 
 use cblas_sys::{CBLAS_LAYOUT, CBLAS_TRANSPOSE, CBLAS_UPLO};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -107,7 +110,44 @@ fn benches(c: &mut Criterion) {
             out
         })
     });
+    // The CIFAR-10 convnet's conv2 on a batch of 128: 16 × 16 positions per image, 3 × 3 × 32
+    // inputs per position, 64 filters.
+    let columns = random(128 * 16 * 16, 288, 4).mapv(|v| v as f32);
+    let filters = random(64, 288, 5).mapv(|v| v as f32);
+    let delta = random(128 * 16 * 16, 64, 6).mapv(|v| v as f32);
+    let faer_f32 = |a: MatRef<f32>, b: MatRef<f32>| {
+        let mut out = Array2::<f32>::zeros((a.nrows(), b.ncols()));
+        let (m, n) = out.dim();
+        faer::linalg::matmul::matmul(
+            MatMut::from_row_major_slice_mut(out.as_slice_mut().unwrap(), m, n),
+            Accum::Replace,
+            a,
+            b,
+            1.0f32,
+            faer::get_global_parallelism(),
+        );
+        out
+    };
+    group.bench_function("conv2_forward_32768x288_by_288x64_openblas_sgemm", |b| {
+        b.iter(|| columns.dot(&filters.t()))
+    });
+    group.bench_function("conv2_forward_32768x288_by_288x64_faer_f32", |b| {
+        b.iter(|| faer_f32(as_faer(&columns), as_faer(&filters).transpose()))
+    });
+    group.bench_function(
+        "conv2_weight_gradient_64x32768_by_32768x288_openblas_sgemm",
+        |b| b.iter(|| delta.t().dot(&columns)),
+    );
+    group.bench_function(
+        "conv2_weight_gradient_64x32768_by_32768x288_faer_f32",
+        |b| b.iter(|| faer_f32(as_faer(&delta).transpose(), as_faer(&columns))),
+    );
     group.finish();
+}
+
+/// `x` as a faer matrix view.
+fn as_faer(x: &Array2<f32>) -> MatRef<'_, f32> {
+    MatRef::from_row_major_slice(x.as_slice().unwrap(), x.nrows(), x.ncols())
 }
 
 criterion_group!(gemm, benches);
