@@ -304,6 +304,10 @@ impl<'a> Prepared<'a> {
         }
         match (form, regression) {
             (Form::Features, Regression::Pls { n_components }) => {
+                // faer's products over X carry this form on every core; the small OpenBLAS
+                // products between them run on the calling thread, so that OpenBLAS's idle
+                // thread does not spin (sched_yield) against faer's for 0.1 s after each.
+                let _blas = crate::linalg::SingleThreadedBlas::new();
                 let y = self.y.select(Axis(1), &self.kept);
                 let fits = pls_on_splits_feature_form(
                     self.x_centred.view(),
