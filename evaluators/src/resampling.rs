@@ -29,6 +29,7 @@ use crate::gram;
 use crate::rdm::{Rdm, condensed_index};
 use crate::splits::Split;
 use crate::stats;
+use crate::stats::TiedOrder;
 
 /// Resample indices shared by every model of one benchmark.
 #[derive(Debug, Clone, PartialEq)]
@@ -187,44 +188,6 @@ fn pair_weights(sample: &[usize], n: usize) -> Vec<f64> {
         }
     }
     weights
-}
-
-/// A vector's entries in ascending order, cut into runs of equal values.
-struct TiedOrder {
-    order: Vec<usize>,
-    run_ends: Vec<usize>,
-}
-
-impl TiedOrder {
-    fn of(values: ndarray::ArrayView1<f64>) -> TiedOrder {
-        let mut order: Vec<usize> = (0..values.len()).collect();
-        order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
-        let mut run_ends = vec![];
-        for p in 1..=order.len() {
-            if p == order.len() || values[order[p]] != values[order[p - 1]] {
-                run_ends.push(p);
-            }
-        }
-        TiedOrder { order, run_ends }
-    }
-
-    /// The average rank (from 1) of each entry when entry k appears `weights[k]` times: a run
-    /// of equal values holding `total` copies above `below` copies ranks `below + (total+1)/2`.
-    fn weighted_ranks(&self, weights: &[f64]) -> Vec<f64> {
-        let mut ranks = vec![0.0; weights.len()];
-        let (mut below, mut start) = (0.0, 0);
-        for &end in &self.run_ends {
-            let run = &self.order[start..end];
-            let total: f64 = run.iter().map(|&k| weights[k]).sum();
-            let rank = below + (total + 1.0) / 2.0;
-            for &k in run {
-                ranks[k] = rank;
-            }
-            below += total;
-            start = end;
-        }
-        ranks
-    }
 }
 
 /// Pearson correlation of `a` and `b` with entry k counted `w[k]` times; `None` when either

@@ -31,31 +31,69 @@ pub fn cosine(a: ArrayView1<f64>, b: ArrayView1<f64>) -> Option<f64> {
 
 /// Ranks starting at 1, ties given their average rank (`scipy.stats.rankdata(method="average")`).
 pub fn rank_average(values: ArrayView1<f64>) -> Vec<f64> {
-    let n = values.len();
-    // Sorting (key, position) pairs in place, with the key an integer in f64's total order,
-    // keeps the sort on contiguous memory (an index sort that compares values[i] with
-    // values[j] misses the cache at every comparison on an RDM's millions of entries).
-    let mut order: Vec<(u64, usize)> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (total_order_key(*v), i))
-        .collect();
-    order.sort_unstable();
-    let mut ranks = vec![0.0; n];
-    let mut start = 0;
-    while start < n {
-        let mut end = start + 1;
-        while end < n && order[end].0 == order[start].0 {
-            end += 1;
+    TiedOrder::of(values).ranks()
+}
+
+/// A vector's entries in ascending order, cut into runs of equal values: the one sort behind
+/// average ranks, plain ([`rank_average`]) or with entries counted several times (the RSA
+/// bootstrap's resamples).
+pub(crate) struct TiedOrder {
+    order: Vec<usize>,
+    run_ends: Vec<usize>,
+}
+
+impl TiedOrder {
+    pub(crate) fn of(values: ArrayView1<f64>) -> TiedOrder {
+        // Sorting (key, position) pairs, with the key an integer in f64's total order, keeps
+        // the sort on contiguous memory (an index sort that compares values[i] with values[j]
+        // misses the cache at every comparison on an RDM's millions of entries).
+        let mut keyed: Vec<(u64, usize)> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (total_order_key(*v), i))
+            .collect();
+        keyed.sort_unstable();
+        let run_ends = (1..=keyed.len())
+            .filter(|&p| p == keyed.len() || keyed[p].0 != keyed[p - 1].0)
+            .collect();
+        TiedOrder {
+            order: keyed.into_iter().map(|(_, i)| i).collect(),
+            run_ends,
         }
-        // Positions start..end (0-based) share the mean of ranks start+1..=end.
-        let rank = (start + end + 1) as f64 / 2.0;
-        for &(_, i) in &order[start..end] {
-            ranks[i] = rank;
-        }
-        start = end;
     }
-    ranks
+
+    /// The average rank (from 1) of each entry.
+    pub(crate) fn ranks(&self) -> Vec<f64> {
+        let mut ranks = vec![0.0; self.order.len()];
+        let mut start = 0;
+        for &end in &self.run_ends {
+            // Positions start..end (0-based) share the mean of ranks start+1..=end.
+            let rank = (start + end + 1) as f64 / 2.0;
+            for &k in &self.order[start..end] {
+                ranks[k] = rank;
+            }
+            start = end;
+        }
+        ranks
+    }
+
+    /// The average rank (from 1) of each entry when entry k appears `weights[k]` times: a run
+    /// of equal values holding `total` copies above `below` copies ranks `below + (total+1)/2`.
+    pub(crate) fn weighted_ranks(&self, weights: &[f64]) -> Vec<f64> {
+        let mut ranks = vec![0.0; weights.len()];
+        let (mut below, mut start) = (0.0, 0);
+        for &end in &self.run_ends {
+            let run = &self.order[start..end];
+            let total: f64 = run.iter().map(|&k| weights[k]).sum();
+            let rank = below + (total + 1.0) / 2.0;
+            for &k in run {
+                ranks[k] = rank;
+            }
+            below += total;
+            start = end;
+        }
+        ranks
+    }
 }
 
 /// An integer whose order is f64's total order (`f64::total_cmp`), except that −0 and +0 share
