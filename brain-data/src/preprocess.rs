@@ -204,17 +204,28 @@ impl Preprocessing {
 
     /// All stimuli of a set as a `(stimuli, channels, size, size)` batch.
     pub fn apply_all(&self, set: &StimulusSet) -> Result<Array4<f32>> {
-        let planes = set
-            .images
-            .iter()
-            .map(|im| self.apply(im))
+        self.apply_batch(&set.images)
+    }
+
+    /// `images` as a `(images, channels, size, size)` batch, preprocessed on all cores (each
+    /// image alone, so the result does not depend on the number of threads).
+    pub fn apply_batch(&self, images: &[DynamicImage]) -> Result<Array4<f32>> {
+        use rayon::prelude::*;
+        self.validate()?;
+        let channels = match self.channels {
+            Channels::Rgb => 3,
+            Channels::Gray => 1,
+        };
+        let size = self.size as usize;
+        let planes = images
+            .par_iter()
+            .map(|image| self.apply(image))
             .collect::<Result<Vec<_>>>()?;
-        let views: Vec<_> = planes
-            .iter()
-            .map(|p| p.view().insert_axis(Axis(0)))
-            .collect();
-        ndarray::concatenate(Axis(0), &views)
-            .map_err(|e| DataError::format(&set.name, e.to_string()))
+        let mut out = Array4::<f32>::zeros((images.len(), channels, size, size));
+        for (mut slot, plane) in out.outer_iter_mut().zip(&planes) {
+            slot.assign(plane);
+        }
+        Ok(out)
     }
 }
 

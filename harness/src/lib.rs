@@ -6,6 +6,7 @@
 // meant literally, not an HTML tag.
 #![allow(rustdoc::invalid_html_tags)]
 
+mod candidates;
 mod ceilings;
 pub mod commands;
 mod comparison;

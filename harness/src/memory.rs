@@ -292,9 +292,9 @@ fn plan_network(spec: &ModelSpec, seed: u64) -> Result<PlannedNetwork> {
             dataset,
             preset,
             ..
-        } => built(Preset::builtin(*dataset, preset)?.config(rule, arch)?),
+        } => built(Preset::builtin(*dataset, preset)?.config(*rule, arch)?),
         ModelSpec::Untrained { arch, dataset, .. } => {
-            built(Preset::builtin(*dataset, "quick")?.config("bp", arch)?)
+            built(Preset::builtin(*dataset, "quick")?.config(model_zoo::Rule::Bp, arch)?)
         }
         ModelSpec::Checkpoint { path } => {
             let (net, config) = model_zoo::checkpoint::load(path)?;
@@ -307,7 +307,7 @@ fn plan_network(spec: &ModelSpec, seed: u64) -> Result<PlannedNetwork> {
             ..
         } => {
             let (model, available, chosen) =
-                crate::commands::score::open_onnx(path, *input_shape, layers)?;
+                crate::candidates::open_onnx(path, *input_shape, layers)?;
             let float: Vec<&LayerInfo> = available.iter().filter(|l| l.dtype == "f32").collect();
             let widest = float.iter().map(|l| l.features()).max().unwrap_or(0);
             // A layer named by its node rather than its tensor counts as the widest.

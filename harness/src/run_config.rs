@@ -7,11 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use brain_data::{Benchmark, Preprocessing, TargetSpec};
 use evaluators::MetricSpec;
-use model_zoo::{Preset, TrainingData};
+use model_zoo::{Preset, Rule, TrainingData};
 use serde::{Deserialize, Serialize};
-
-/// The learning rules of the default run, by their short names.
-pub const RULES: [&str; 7] = ["bp", "fa", "dfa", "ss", "nc", "nmnc", "dfc"];
 
 fn cifar10() -> TrainingData {
     TrainingData::Cifar10
@@ -28,7 +25,7 @@ pub enum ModelSpec {
     /// same training config was trained before).
     Zoo {
         /// Learning rule (`bp`, `fa`, `dfa`, `ss`, `nc`, `nmnc`, `dfc`).
-        rule: String,
+        rule: Rule,
         /// `cnn` or `mlp`.
         arch: String,
         /// Training data: `cifar10` (default) or `fashion-mnist`.
@@ -85,6 +82,37 @@ pub enum ModelSpec {
 }
 
 impl ModelSpec {
+    /// The entry of a model file: an ONNX graph (with `layers` and `input_shape`, both
+    /// optional) or a zoo checkpoint (every layer; `layers` must be empty).
+    pub fn from_file(
+        path: &Path,
+        layers: &[String],
+        input_shape: Option<[usize; 3]>,
+    ) -> Result<ModelSpec> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("onnx") => Ok(ModelSpec::Onnx {
+                path: path.to_path_buf(),
+                name: None,
+                rule: None,
+                layers: layers.to_vec(),
+                input_shape,
+                preprocessing: None,
+            }),
+            Some("safetensors") => {
+                if !layers.is_empty() {
+                    bail!("--layers applies to ONNX models; a zoo checkpoint gives every layer");
+                }
+                Ok(ModelSpec::Checkpoint {
+                    path: path.to_path_buf(),
+                })
+            }
+            _ => bail!(
+                "{}: expected an ONNX file (.onnx) or a zoo checkpoint (.safetensors)",
+                path.display()
+            ),
+        }
+    }
+
     /// The model's name in tables: `<rule>-<data>-<arch>` for zoo networks
     /// (`untrained-cifar-cnn` for baselines), a checkpoint's folder name, an ONNX entry's
     /// `name` or its file stem.
@@ -204,10 +232,10 @@ impl RunConfig {
     /// its untrained baseline, and the pretrained EfficientNet-Lite0 when `efficientnet` is
     /// given, on every shipped benchmark.
     pub fn default_run(efficientnet: Option<PathBuf>) -> RunConfig {
-        let mut models: Vec<ModelSpec> = RULES
-            .iter()
+        let mut models: Vec<ModelSpec> = Rule::ALL
+            .into_iter()
             .map(|rule| ModelSpec::Zoo {
-                rule: rule.to_string(),
+                rule,
                 arch: "cnn".into(),
                 dataset: TrainingData::Cifar10,
                 preset: quick(),
@@ -292,7 +320,7 @@ impl RunConfig {
                 } => {
                     check_seeds(seeds.as_deref(), &format!("{rule}-{arch}"))?;
                     // The preset knows its rules and architectures.
-                    Preset::builtin(*dataset, preset)?.config(rule, arch)?;
+                    Preset::builtin(*dataset, preset)?.config(*rule, arch)?;
                     if *epochs == Some(0) {
                         bail!("{rule}-{arch}: epochs must be at least 1");
                     }
@@ -303,7 +331,7 @@ impl RunConfig {
                     seeds,
                 } => {
                     check_seeds(seeds.as_deref(), &format!("untrained-{arch}"))?;
-                    Preset::builtin(*dataset, "quick")?.config("bp", arch)?;
+                    Preset::builtin(*dataset, "quick")?.config(Rule::Bp, arch)?;
                 }
                 ModelSpec::Checkpoint { .. } | ModelSpec::Onnx { .. } => {}
             }

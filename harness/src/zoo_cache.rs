@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use indicatif::ProgressBar;
-use model_zoo::{Network, Preset, TrainConfig, TrainingData};
+use model_zoo::{Network, Preset, Rule, TrainConfig, TrainingData};
 use sha2::{Digest, Sha256};
 
 use crate::training_data::TrainingSets;
@@ -44,8 +44,8 @@ pub struct ZooRequest<'a> {
     pub data: TrainingData,
     /// `quick` or `standard`.
     pub preset: &'a str,
-    /// Rule name.
-    pub rule: &'a str,
+    /// Rule.
+    pub rule: Rule,
     /// Architecture name.
     pub arch: &'a str,
     /// Epochs in place of the preset's (all steps of each).
@@ -223,15 +223,10 @@ pub fn train_missing(
     Ok(done.into_inner().expect("no thread panicked"))
 }
 
-/// Rough relative training time of a config (for ordering only): steps times the forward and
-/// backward passes a step of its rule makes, as measured on the CIFAR-10 network (quick preset:
-/// BP 38 s, NC with 4 pairs 125 s, DFC 170 s).
+/// Rough relative training time of a config (for ordering only): steps times the relative
+/// cost of a step of its rule.
 fn relative_cost(config: &TrainConfig) -> f64 {
-    let per_step = match config.rule.name() {
-        "dfc" => 4.5,
-        "nc" | "nmnc" => 3.3,
-        _ => 1.0,
-    };
+    let per_step = config.rule.rule().relative_cost();
     let steps = config.epochs * config.max_steps_per_epoch.unwrap_or(400);
     per_step * steps as f64
 }

@@ -33,7 +33,7 @@ fn bench(c: &mut Criterion) {
     });
     let config = Preset::builtin(TrainingData::Cifar10, "standard")
         .unwrap()
-        .config("bp", "cnn")
+        .config(model_zoo::Rule::Bp, "cnn")
         .unwrap();
     let mut cnn = config
         .architecture

@@ -54,7 +54,7 @@ pub use network::{Forward, Layer, LayerKind, Network};
 pub use onnx::OnnxModel;
 pub use optim::{LrSchedule, OptimizerConfig};
 pub use preset::Preset;
-pub use rules::{LearningRule, RuleConfig, RuleState, Updates};
+pub use rules::{LearningRule, Rule, RuleConfig, RuleState, Updates};
 pub use train::{
     ChannelNormalization, EpochRecord, LabelledData, TrainConfig, Trained, TrainingData, evaluate,
     train, train_resumable,

@@ -9,6 +9,7 @@ use serde_norway::{Mapping, Value};
 use std::collections::BTreeMap;
 
 use crate::error::{Result, ZooError};
+use crate::rules::Rule;
 use crate::train::{TrainConfig, TrainingData};
 
 /// The presets shipped with the zoo.
@@ -39,7 +40,7 @@ pub const PRESET_NAMES: [&str; 2] = ["quick", "standard"];
 struct PresetFile {
     base: Mapping,
     architectures: BTreeMap<String, Mapping>,
-    rules: BTreeMap<String, Mapping>,
+    rules: BTreeMap<Rule, Mapping>,
 }
 
 /// A preset: the configs of every rule and architecture it defines.
@@ -48,7 +49,7 @@ pub struct Preset {
     id: String,
     base: Mapping,
     architectures: BTreeMap<String, Mapping>,
-    rules: BTreeMap<String, Mapping>,
+    rules: BTreeMap<Rule, Mapping>,
 }
 
 impl Preset {
@@ -80,9 +81,9 @@ impl Preset {
         })
     }
 
-    /// The rules it defines, by name.
-    pub fn rules(&self) -> Vec<&str> {
-        self.rules.keys().map(String::as_str).collect()
+    /// The rules it defines.
+    pub fn rules(&self) -> Vec<Rule> {
+        self.rules.keys().copied().collect()
     }
 
     /// The architectures it defines, by name.
@@ -91,7 +92,7 @@ impl Preset {
     }
 
     /// The training config of `rule` on `arch`.
-    pub fn config(&self, rule: &str, arch: &str) -> Result<TrainConfig> {
+    pub fn config(&self, rule: Rule, arch: &str) -> Result<TrainConfig> {
         let unknown = |what: &str, name: &str, known: Vec<&str>| {
             ZooError::Config(format!(
                 "preset {}: unknown {what} '{name}' ({what}s: {})",
@@ -103,10 +104,10 @@ impl Preset {
             .architectures
             .get(arch)
             .ok_or_else(|| unknown("architecture", arch, self.architectures()))?;
-        let rule_keys = self
-            .rules
-            .get(rule)
-            .ok_or_else(|| unknown("rule", rule, self.rules()))?;
+        let rule_keys = self.rules.get(&rule).ok_or_else(|| {
+            let known: Vec<&str> = self.rules.keys().map(|r| r.name()).collect();
+            unknown("rule", rule.name(), known)
+        })?;
         let mut merged = self.base.clone();
         for (key, value) in arch_keys.iter().chain(rule_keys) {
             merged.insert(key.clone(), value.clone());
@@ -127,11 +128,11 @@ mod tests {
         for data in [TrainingData::FashionMnist, TrainingData::Cifar10] {
             for name in PRESET_NAMES {
                 let preset = Preset::builtin(data, name).unwrap();
-                assert_eq!(preset.rules().len(), 7);
+                assert_eq!(preset.rules(), Rule::ALL);
                 for arch in preset.architectures() {
                     for rule in preset.rules() {
                         let config = preset.config(rule, arch).unwrap();
-                        assert_eq!(config.rule.name(), rule);
+                        assert_eq!(config.rule.rule(), rule);
                         assert_eq!(config.architecture.name(), arch);
                         assert_eq!(config.data, data);
                     }
@@ -143,13 +144,26 @@ mod tests {
     #[test]
     fn unknown_names_and_misspelt_keys_are_refused() {
         let preset = Preset::builtin(TrainingData::Cifar10, "quick").unwrap();
-        let err = preset.config("backprop", "cnn").unwrap_err().to_string();
-        assert!(err.contains("'backprop'") && err.contains("nmnc"), "{err}");
+        let err = preset.config(Rule::Bp, "vit").unwrap_err().to_string();
+        assert!(err.contains("'vit'") && err.contains("cnn"), "{err}");
         assert!(Preset::builtin(TrainingData::Cifar10, "long").is_err());
+        let misnamed = "base: {}\narchitectures: {mlp: {}}\nrules: {backprop: {rule: {rule: bp}}}";
+        let err = Preset::parse("t", misnamed).unwrap_err().to_string();
+        assert!(err.contains("'backprop'") && err.contains("nmnc"), "{err}");
+        let only_bp = "base: {}\narchitectures: {mlp: {}}\nrules: {bp: {rule: {rule: bp}}}";
+        let err = Preset::parse("t", only_bp)
+            .unwrap()
+            .config(Rule::Dfc, "mlp")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("'dfc'") && err.contains("(rules: bp)"),
+            "{err}"
+        );
         let yaml = "base: {epoch: 3}\narchitectures: {mlp: {}}\nrules: {bp: {rule: {rule: bp}}}";
         let err = Preset::parse("t", yaml)
             .unwrap()
-            .config("bp", "mlp")
+            .config(Rule::Bp, "mlp")
             .unwrap_err()
             .to_string();
         assert!(err.contains("epoch"), "{err}");
@@ -161,7 +175,7 @@ mod tests {
     fn misspelt_nested_keys_of_a_training_config_are_refused() {
         let config = Preset::builtin(TrainingData::Cifar10, "quick")
             .unwrap()
-            .config("nmnc", "cnn")
+            .config(Rule::Nmnc, "cnn")
             .unwrap();
         let good = serde_norway::to_string(&config).unwrap();
         assert_eq!(
@@ -189,7 +203,7 @@ mod tests {
         }
         let dfc = Preset::builtin(TrainingData::Cifar10, "quick")
             .unwrap()
-            .config("dfc", "cnn")
+            .config(Rule::Dfc, "cnn")
             .unwrap();
         let bad =
             serde_norway::to_string(&dfc)

@@ -3,10 +3,10 @@
 
 mod common;
 
-use model_zoo::{Preset, TrainConfig, TrainingData, evaluate, train};
+use model_zoo::{Preset, Rule, TrainConfig, TrainingData, evaluate, train};
 
 /// The quick preset's config of `rule`, cut to `steps` steps of 32 images.
-fn few_steps(rule: &str, steps: usize) -> TrainConfig {
+fn few_steps(rule: Rule, steps: usize) -> TrainConfig {
     let mut config = Preset::builtin(TrainingData::Cifar10, "quick")
         .unwrap()
         .config(rule, "cnn")
@@ -47,7 +47,7 @@ fn every_rule_lowers_the_loss_of_the_cifar_convnet_in_a_few_steps() {
 #[test]
 fn augmented_training_is_seeded() {
     let (train_set, test_set) = common::cifar10(20, 5);
-    let config = few_steps("bp", 5);
+    let config = few_steps(Rule::Bp, 5);
     assert!(config.augmentation.is_some());
     let a = train(&config, &train_set, &test_set, |_, _| {}).unwrap();
     let b = train(&config, &train_set, &test_set, |_, _| {}).unwrap();

@@ -7,6 +7,8 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use model_zoo::{Model, OnnxModel, ZooModel};
 
+use crate::candidates::parse_shape;
+
 /// Arguments of `harness layers`.
 #[derive(Args, Debug)]
 pub struct LayersArgs {
@@ -28,21 +30,6 @@ pub struct ExportArgs {
     /// Where to write the ONNX file.
     #[arg(long, short)]
     pub out: PathBuf,
-}
-
-/// Parses `c,h,w`.
-pub fn parse_shape(text: &str) -> std::result::Result<[usize; 3], String> {
-    let dims: Vec<usize> = text
-        .split(',')
-        .map(|d| d.trim().parse::<usize>())
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e| format!("'{text}': {e}; expected channels,height,width"))?;
-    match dims[..] {
-        [c, h, w] if c > 0 && h > 0 && w > 0 => Ok([c, h, w]),
-        _ => Err(format!(
-            "'{text}': expected three positive numbers channels,height,width"
-        )),
-    }
 }
 
 /// Opens an ONNX file or a zoo checkpoint as a [`Model`].

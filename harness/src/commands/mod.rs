@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod data;
+pub mod extract;
 pub mod layers;
 pub mod results;
 pub mod score;

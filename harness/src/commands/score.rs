@@ -11,22 +11,20 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use brain_data::{BenchmarkData, Catalog, Channels, DataStore, Preprocessing};
+use brain_data::{BenchmarkData, Catalog, DataStore};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
-use model_zoo::{ExtractionOptions, LayerRecord, Model, OnnxModel, RandomProjection, ZooModel};
-use ndarray::Axis;
 use reports::{RdmPanel, ReportInputs, ScoreRow};
 use serde::{Deserialize, Serialize};
 
 use super::data::DataArgs;
-use super::layers::parse_shape;
+use crate::candidates::{
+    Candidate, ExtractionCache, INPUT_CACHE_BYTES, bar, extract, extraction_options,
+    open_candidate, parse_shape, preprocessing_for, zoo_request,
+};
 use crate::ceilings;
 use crate::comparison::stream_seed;
 use crate::run_config::{ModelSpec, RunConfig};
-use crate::run_manifest::{
-    self, BenchmarkRecord, MANIFEST_FORMAT, Machine, ModelRecord, RunManifest,
-};
+use crate::run_manifest::{self, BenchmarkRecord, MANIFEST_FORMAT, Machine, RunManifest};
 use crate::scoring::{
     SelectionSplit, score_features, score_replicates, subset_features, subset_target,
 };
@@ -191,26 +189,7 @@ pub fn resolve_config(args: &ScoreArgs) -> Result<RunConfig> {
             c.models = args
                 .models
                 .iter()
-                .map(|path| match path.extension().and_then(|e| e.to_str()) {
-                    Some("onnx") => Ok(ModelSpec::Onnx {
-                        path: path.clone(),
-                        name: None,
-                        rule: None,
-                        layers: args.layers.clone(),
-                        input_shape: args.input_shape,
-                        preprocessing: None,
-                    }),
-                    Some("safetensors") => {
-                        if !args.layers.is_empty() {
-                            bail!("--layers applies to ONNX models; a zoo checkpoint scores every layer");
-                        }
-                        Ok(ModelSpec::Checkpoint { path: path.clone() })
-                    }
-                    _ => bail!(
-                        "{}: expected an ONNX file (.onnx) or a zoo checkpoint (.safetensors)",
-                        path.display()
-                    ),
-                })
+                .map(|path| ModelSpec::from_file(path, &args.layers, args.input_shape))
                 .collect::<Result<_>>()?;
             c
         }
@@ -255,32 +234,6 @@ fn default_efficientnet() -> Option<PathBuf> {
         })?;
     let path = dir.join("efficientnet_lite0.onnx");
     path.is_file().then_some(path)
-}
-
-/// What scoring needs to know of a zoo network beyond its activations.
-struct ZooInfo {
-    network: model_zoo::Network,
-    /// Its training data (geometry probe, input format).
-    data: model_zoo::TrainingData,
-    /// How its training images were standardised; stimuli are shown the same way.
-    normalization: Option<model_zoo::ChannelNormalization>,
-}
-
-/// A model opened for scoring: one network (one training seed) of a model entry.
-struct Candidate {
-    name: String,
-    /// Training seed (the run's seed for ONNX models and checkpoints).
-    seed: u64,
-    /// The entry's first seed: the network whose RDMs and geometry the report shows.
-    primary: bool,
-    rule: String,
-    architecture: String,
-    model: Box<dyn Model>,
-    layers: Vec<String>,
-    /// For a zoo network: the network itself (for its Jacobian) and its training data.
-    zoo: Option<ZooInfo>,
-    preprocessing: Option<Preprocessing>,
-    record: ModelRecord,
 }
 
 /// Scores `config` (or one shard of it) and returns what is to be written.
@@ -457,10 +410,10 @@ pub fn execute(
                     let inputs = extracted.inputs(data, &preprocessing)?;
                     let fresh = extract(
                         candidate,
-                        data,
+                        &data.stimuli,
                         inputs.as_deref(),
                         &preprocessing,
-                        config,
+                        &extraction_options(config),
                         &benchmark.id,
                     )?;
                     extraction_seconds += extraction_started.elapsed().as_secs_f64();
@@ -727,386 +680,6 @@ fn brain_rdm(target: &brain_data::TargetData, method: evaluators::RdmMethod) -> 
                 .map(|rdm| rdm.condensed().to_vec())
         }
     }
-}
-
-/// Model inputs larger than this are preprocessed batch by batch for each model instead of
-/// once for all models that share the preprocessing.
-const INPUT_CACHE_BYTES: usize = 1 << 30;
-
-/// Activations on the last stimulus set, reused while the following benchmarks show the same
-/// stimuli with the same preprocessing (the V4 benchmarks share one session's images), and
-/// the preprocessed stimuli themselves, shared by the models that preprocess alike (every
-/// zoo network).
-#[derive(Default)]
-struct ExtractionCache {
-    /// The stimulus set's name and ids.
-    stimuli: (String, Vec<String>),
-    entries: Vec<(
-        usize,
-        Preprocessing,
-        (model_zoo::Activations, Vec<LayerRecord>),
-    )>,
-    inputs: Vec<(Preprocessing, std::sync::Arc<ndarray::Array4<f32>>)>,
-}
-
-impl ExtractionCache {
-    fn holds(&self, data: &BenchmarkData) -> bool {
-        self.stimuli.0 == data.stimuli.name && self.stimuli.1 == data.stimuli.ids
-    }
-
-    fn get(
-        &self,
-        model: usize,
-        data: &BenchmarkData,
-        preprocessing: &Preprocessing,
-    ) -> Option<(model_zoo::Activations, Vec<LayerRecord>)> {
-        if !self.holds(data) {
-            return None;
-        }
-        self.entries
-            .iter()
-            .find(|(m, p, _)| *m == model && p == preprocessing)
-            .map(|(_, _, found)| found.clone())
-    }
-
-    fn keep(
-        &mut self,
-        model: usize,
-        data: &BenchmarkData,
-        preprocessing: &Preprocessing,
-        extracted: (model_zoo::Activations, Vec<LayerRecord>),
-    ) {
-        self.switch_to(data);
-        self.entries.push((model, preprocessing.clone(), extracted));
-    }
-
-    fn switch_to(&mut self, data: &BenchmarkData) {
-        if !self.holds(data) {
-            self.stimuli = (data.stimuli.name.clone(), data.stimuli.ids.clone());
-            self.entries.clear();
-            self.inputs.clear();
-        }
-    }
-
-    /// The preprocessed stimuli, computed on first use when they fit the cache's budget.
-    fn inputs(
-        &mut self,
-        data: &BenchmarkData,
-        preprocessing: &Preprocessing,
-    ) -> Result<Option<std::sync::Arc<ndarray::Array4<f32>>>> {
-        self.switch_to(data);
-        if let Some((_, found)) = self.inputs.iter().find(|(p, _)| p == preprocessing) {
-            return Ok(Some(found.clone()));
-        }
-        let channels = match preprocessing.channels {
-            brain_data::Channels::Rgb => 3,
-            brain_data::Channels::Gray => 1,
-        };
-        let side = preprocessing.size as usize;
-        let bytes = data.stimuli.len() * channels * side * side * std::mem::size_of::<f32>();
-        if bytes > INPUT_CACHE_BYTES {
-            return Ok(None);
-        }
-        let tensor = std::sync::Arc::new(
-            preprocessing
-                .apply_all(&data.stimuli)
-                .with_context(|| format!("preprocessing {}", data.stimuli.name))?,
-        );
-        self.inputs.push((preprocessing.clone(), tensor.clone()));
-        Ok(Some(tensor))
-    }
-}
-
-/// Streams a benchmark's stimuli (`inputs` when already preprocessed) through a model and
-/// returns the layers' activations.
-fn extract(
-    candidate: &mut Candidate,
-    data: &BenchmarkData,
-    inputs: Option<&ndarray::Array4<f32>>,
-    preprocessing: &Preprocessing,
-    config: &RunConfig,
-    benchmark: &str,
-) -> Result<(model_zoo::Activations, Vec<LayerRecord>)> {
-    let options = ExtractionOptions {
-        batch_size: config.batch_size,
-        projection: (config.projection_dim > 0).then_some(RandomProjection {
-            dim: config.projection_dim,
-            seed: config.seed,
-        }),
-    };
-    let n = data.stimuli.len();
-    let progress = bar(n, "{msg:40} [{bar:30}] {pos}/{len} stimuli ({eta})");
-    progress.set_message(format!("extract {} on {benchmark}", candidate.name));
-    let images = &data.stimuli.images;
-    let load = |range: std::ops::Range<usize>| {
-        progress.set_position(range.end as u64);
-        if let Some(inputs) = inputs {
-            return Ok(inputs.slice(ndarray::s![range, .., .., ..]).to_owned());
-        }
-        let planes = images[range]
-            .iter()
-            .map(|im| preprocessing.apply(im))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| model_zoo::ZooError::Config(e.to_string()))?;
-        let views: Vec<_> = planes
-            .iter()
-            .map(|p| p.view().insert_axis(Axis(0)))
-            .collect();
-        ndarray::concatenate(Axis(0), &views).map_err(|e| model_zoo::ZooError::Shape(e.to_string()))
-    };
-    let layers: Vec<&str> = candidate.layers.iter().map(String::as_str).collect();
-    let result = model_zoo::extract(candidate.model.as_mut(), n, load, &layers, &options)
-        .with_context(|| format!("extracting {} on {benchmark}", candidate.name))?;
-    progress.finish_and_clear();
-    Ok(result)
-}
-
-/// What a zoo entry asks to be trained with `seed` (None for other entries).
-fn zoo_request(spec: &ModelSpec, seed: u64) -> Option<zoo_cache::ZooRequest<'_>> {
-    match spec {
-        ModelSpec::Zoo {
-            rule,
-            arch,
-            dataset,
-            preset,
-            epochs,
-            ..
-        } => Some(zoo_cache::ZooRequest {
-            data: *dataset,
-            preset,
-            rule,
-            arch,
-            epochs: *epochs,
-            seed,
-        }),
-        _ => None,
-    }
-}
-
-fn open_candidate(
-    spec: &ModelSpec,
-    seed: u64,
-    zoo: &Path,
-    training_sets: &mut crate::training_data::Loaded,
-    progress: &ProgressBar,
-    announced: &[PathBuf],
-) -> Result<Candidate> {
-    let from_zoo = |z: zoo_cache::ZooNetwork| -> Result<Candidate> {
-        if let Some(path) = z.checkpoint.as_ref().filter(|p| !announced.contains(p)) {
-            let how = if z.trained_now { "trained" } else { "using" };
-            progress.suspend(|| eprintln!("model: {how} {} ({})", z.name, path.display()));
-        }
-        let network = z.net.clone();
-        let mut model = ZooModel::new(z.net)?;
-        let layers: Vec<String> = model.layers()?.into_iter().map(|l| l.name).collect();
-        Ok(Candidate {
-            record: ModelRecord {
-                name: z.name.clone(),
-                rule: z.rule.clone(),
-                architecture: z.arch.clone(),
-                source: z.checkpoint.as_ref().map_or(
-                    "untrained (initial weights of the training seed)".into(),
-                    |p| p.display().to_string(),
-                ),
-                sha256: z.sha256,
-                layers: layers.clone(),
-                training: Some(serde_norway::to_string(&z.config)?),
-                projections: vec![],
-            },
-            name: z.name,
-            seed,
-            primary: true,
-            rule: z.rule,
-            architecture: z.arch,
-            model: Box::new(model),
-            layers,
-            zoo: Some(ZooInfo {
-                network,
-                data: z.config.data,
-                normalization: z.config.normalization.clone(),
-            }),
-            preprocessing: None,
-        })
-    };
-    match spec {
-        ModelSpec::Zoo { .. } => {
-            let request = zoo_request(spec, seed).expect("a zoo entry");
-            progress.set_message(spec.name());
-            let sets = training_sets.get(request.data)?;
-            let training = zoo_cache::training_config(&request, &sets)?;
-            from_zoo(zoo_cache::trained(zoo, &training, &sets, progress)?)
-        }
-        ModelSpec::Untrained { arch, dataset, .. } => {
-            let request = zoo_cache::ZooRequest {
-                data: *dataset,
-                preset: "quick",
-                rule: "bp",
-                arch,
-                epochs: None,
-                seed,
-            };
-            let sets = training_sets.get(*dataset)?;
-            from_zoo(zoo_cache::untrained(zoo_cache::training_config(
-                &request, &sets,
-            )?)?)
-        }
-        ModelSpec::Checkpoint { path } => {
-            let (net, training) = model_zoo::checkpoint::load(path)?;
-            let name = spec.name();
-            from_zoo(zoo_cache::ZooNetwork {
-                name,
-                rule: training.rule.name().into(),
-                arch: training.architecture.name().into(),
-                net,
-                checkpoint: Some(path.clone()),
-                sha256: Some(brain_data::sha256_file(path)?),
-                config: training,
-                trained_now: false,
-            })
-        }
-        ModelSpec::Onnx {
-            path,
-            name: _,
-            rule,
-            layers,
-            input_shape,
-            preprocessing,
-        } => {
-            let (model, _, layers) = open_onnx(path, *input_shape, layers)?;
-            let name = spec.name();
-            let rule = rule.clone().unwrap_or_else(|| "external".into());
-            Ok(Candidate {
-                record: ModelRecord {
-                    name: name.clone(),
-                    rule: rule.clone(),
-                    architecture: name.clone(),
-                    source: path.display().to_string(),
-                    sha256: Some(brain_data::sha256_file(path)?),
-                    layers: layers.clone(),
-                    training: None,
-                    projections: vec![],
-                },
-                architecture: name.clone(),
-                name,
-                seed,
-                primary: true,
-                rule,
-                model: Box::new(model),
-                layers,
-                zoo: None,
-                preprocessing: preprocessing.clone(),
-            })
-        }
-    }
-}
-
-/// Operators that only move or copy values; their outputs repeat another layer's.
-const PLUMBING: [&str; 12] = [
-    "Pad",
-    "Reshape",
-    "Transpose",
-    "Flatten",
-    "Squeeze",
-    "Unsqueeze",
-    "Concat",
-    "Slice",
-    "Gather",
-    "Cast",
-    "Identity",
-    "Shape",
-];
-
-/// An ONNX model entry opened: the model, every layer it has, and the layers to score (the
-/// entry's, each checked to exist, else [`default_onnx_layers`]).
-pub(crate) fn open_onnx(
-    path: &Path,
-    input_shape: Option<[usize; 3]>,
-    layers: &[String],
-) -> Result<(OnnxModel, Vec<model_zoo::LayerInfo>, Vec<String>)> {
-    let mut model = OnnxModel::open(path, input_shape)?;
-    let available = model
-        .layers()
-        .with_context(|| format!("listing the layers of {}", path.display()))?;
-    let chosen = if layers.is_empty() {
-        default_onnx_layers(&available)
-    } else {
-        for layer in layers {
-            model.graph().resolve(layer)?;
-        }
-        layers.to_vec()
-    };
-    Ok((model, available, chosen))
-}
-
-/// Eight float layers evenly spaced through the graph, the last of them its output, skipping
-/// operators that only move values.
-fn default_onnx_layers(available: &[model_zoo::LayerInfo]) -> Vec<String> {
-    let float: Vec<&model_zoo::LayerInfo> = available
-        .iter()
-        .filter(|l| l.dtype == "f32" && !PLUMBING.contains(&l.op.as_str()))
-        .collect();
-    if float.is_empty() {
-        return vec![];
-    }
-    let mut picked: Vec<usize> = (1..=8).map(|k| k * (float.len() - 1) / 8).collect();
-    picked.dedup();
-    picked.into_iter().map(|i| float[i].name.clone()).collect()
-}
-
-/// The stimuli's preprocessing for a model: its own when configured, else the benchmark's
-/// fitted to the model's input size and channels; zoo networks get their training data's
-/// standardisation (CIFAR-10's channel statistics), or none ([0, 1] Fashion-MNIST pixels).
-fn preprocessing_for(base: &Preprocessing, candidate: &Candidate) -> Result<Preprocessing> {
-    if let Some(p) = &candidate.preprocessing {
-        return Ok(p.clone());
-    }
-    let [c, h, w] = candidate.model.input_shape();
-    if h != w {
-        bail!(
-            "{}: input {h}x{w} is not square; give the model a preprocessing in the run config",
-            candidate.name
-        );
-    }
-    let mut p = base.clone();
-    p.size = h as u32;
-    p.channels = match c {
-        1 => Channels::Gray,
-        3 => Channels::Rgb,
-        _ => bail!(
-            "{}: input has {c} channels; stimuli have 1 or 3",
-            candidate.name
-        ),
-    };
-    if let Some(zoo) = &candidate.zoo {
-        p.normalization = match &zoo.normalization {
-            None => None,
-            Some(n) if n.mean.is_empty() || n.std.is_empty() => {
-                bail!(
-                    "{}: its training config has an empty normalisation",
-                    candidate.name
-                )
-            }
-            // One channel's statistics serve all three.
-            Some(n) => {
-                let three = |v: &[f32]| [0, 1, 2].map(|i| *v.get(i).unwrap_or(&v[0]));
-                Some(brain_data::Normalization {
-                    mean: three(&n.mean),
-                    std: three(&n.std),
-                })
-            }
-        };
-    }
-    Ok(p)
-}
-
-fn bar(len: usize, template: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64);
-    bar.set_style(
-        ProgressStyle::with_template(template)
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar
 }
 
 /// Writes results (Parquet, CSV, JSON), the leaderboard with its intervals, pairwise tests and

@@ -82,8 +82,13 @@ pub struct SimilarityArgs {
     x: PathBuf,
     /// Second representation or neural responses: .npy, (stimuli, features or neuroids); not
     /// for capacity or dimensionality.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "y_rdm")]
     y: Option<PathBuf>,
+    /// RSA against given RDMs instead of y's: .npy, one square (stimuli, stimuli) RDM or a
+    /// stack (rdms, stimuli, stimuli) whose comparisons are averaged, as a benchmark with
+    /// several subjects does (`harness extract` writes `target_rdms.npy`).
+    #[arg(long)]
+    y_rdm: Option<PathBuf>,
     /// Integer label per stimulus (.npy): PLS/ridge splits are stratified by it; capacity and
     /// manifold alignment group stimuli into manifolds by it.
     #[arg(long)]
@@ -179,14 +184,14 @@ fn serde_name<T: DeserializeOwned>(s: &str) -> Result<T, String> {
 
 /// What `similarity` prints (as JSON, or as text lines).
 #[derive(Serialize)]
-struct SimilarityReport {
+pub(crate) struct SimilarityReport {
     metric: Metric,
     x: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     y: Option<String>,
     n_stimuli: usize,
     options: Value,
-    score: f64,
+    pub(crate) score: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     sem: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -246,7 +251,8 @@ pub fn run(args: &SimilarityArgs) -> Result<()> {
     Ok(())
 }
 
-fn score(args: &SimilarityArgs) -> Result<SimilarityReport> {
+/// The report of `similarity` for `args`, or an error for a score that is not finite.
+pub(crate) fn score(args: &SimilarityArgs) -> Result<SimilarityReport> {
     let report = measure(args)?;
     // A metric undefined for these inputs is an error, never a NaN score.
     if !report.score.is_finite() {
@@ -267,6 +273,9 @@ fn measure(args: &SimilarityArgs) -> Result<SimilarityReport> {
             bail!("{} describes x alone: drop --y", args.metric.name());
         }
         return geometry(args, x);
+    }
+    if let Some(rdm_path) = &args.y_rdm {
+        return rsa_against_rdms(args, x, rdm_path);
     }
     let Some(y_path) = &args.y else {
         bail!(
@@ -507,6 +516,78 @@ fn ceiling(
         normalization: args.normalization,
         normalized_score: normalized.normalized,
     })
+}
+
+/// RSA of x's RDM against the RDMs of `path`: the mean comparison, with its SEM over RDMs
+/// when there are several (the arithmetic of a benchmark's RSA score).
+fn rsa_against_rdms(
+    args: &SimilarityArgs,
+    x: Array2<f64>,
+    path: &Path,
+) -> Result<SimilarityReport> {
+    if args.metric != Metric::Rsa {
+        bail!("--y-rdm gives RDMs, which only --metric rsa compares");
+    }
+    let stack: Array3<f64> = match npy_input::read_float::<ndarray::IxDyn>(path, "RDM", false)? {
+        a if a.ndim() == 2 => a
+            .into_dimensionality::<Ix2>()
+            .expect("two axes")
+            .insert_axis(ndarray::Axis(0)),
+        a if a.ndim() == 3 => a.into_dimensionality::<Ix3>().expect("three axes"),
+        a => bail!(
+            "{}: an RDM file holds one square RDM or a stack (rdms, stimuli, stimuli), not shape {:?}",
+            path.display(),
+            a.shape()
+        ),
+    };
+    let (k, n, _) = stack.dim();
+    if k == 0 {
+        bail!("{}: holds no RDM", path.display());
+    }
+    if n != x.nrows() {
+        bail!(
+            "{} has {} stimuli (rows) but the RDMs of {} are {n} x {n}; both must list the same stimuli in the same order",
+            args.x.display(),
+            x.nrows(),
+            path.display()
+        );
+    }
+    let brain = stack
+        .outer_iter()
+        .enumerate()
+        .map(|(i, square)| {
+            evaluators::Rdm::from_square(square)
+                .with_context(|| format!("{}: RDM {i}", path.display()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let model = evaluators::compute_rdm(x.view(), args.rdm)?;
+    let values = brain
+        .iter()
+        .map(|b| evaluators::compare_rdms(&model, b, args.compare))
+        .collect::<Result<Vec<f64>, _>>()?;
+    let (mean, sem) = evaluators::stats::mean_and_sem(&values);
+    let mut report = SimilarityReport::empty(args, Some(path), n);
+    report.score = mean;
+    report.sem = (k > 1).then_some(sem);
+    report.options = json!({ "rdm": args.rdm, "compare": args.compare, "rdms": k });
+    report.details = Some(json!({ "per_rdm": values }));
+    if args.bootstrap > 0 {
+        if k > 1 {
+            bail!("--bootstrap resamples stimuli against one RDM; give a single RDM");
+        }
+        let options = BootstrapOptions {
+            n_resamples: args.bootstrap,
+            confidence: args.confidence,
+            seed: args.seed,
+        };
+        report.confidence_interval = Some(evaluators::bootstrap_rsa(
+            &model,
+            &brain[0],
+            args.compare,
+            options,
+        )?);
+    }
+    Ok(report)
 }
 
 fn print_text(r: &SimilarityReport) {

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use model_zoo::manifest::{Manifest, ManifestEntry};
-use model_zoo::{EpochRecord, Preset, RuleConfig, TrainConfig, TrainingData};
+use model_zoo::{EpochRecord, Preset, Rule, RuleConfig, TrainConfig, TrainingData};
 
 use super::data::DataArgs;
 
@@ -17,7 +17,7 @@ use super::data::DataArgs;
 pub struct TrainArgs {
     /// Learning rule: bp, fa, dfa, ss, nc, nmnc or dfc.
     #[arg(long)]
-    rule: String,
+    rule: Rule,
     /// Training data: cifar10 or fashion-mnist (default cifar10, or the config's).
     #[arg(long)]
     dataset: Option<TrainingData>,
@@ -271,9 +271,9 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
             }
             // The config's own rule options stand when it names the same rule; another rule
             // comes with the standard preset's options.
-            if c.rule.name() != args.rule {
+            if c.rule.rule() != args.rule {
                 c.rule = Preset::builtin(c.data, "standard")?
-                    .config(&args.rule, c.architecture.name())?
+                    .config(args.rule, c.architecture.name())?
                     .rule;
             }
             c
@@ -286,7 +286,7 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
                 (None, false) => "standard",
             };
             let arch = args.arch.as_deref().unwrap_or(default_arch(data));
-            Preset::builtin(data, preset)?.config(&args.rule, arch)?
+            Preset::builtin(data, preset)?.config(args.rule, arch)?
         }
     };
     if let Some(k) = args.perturbations {

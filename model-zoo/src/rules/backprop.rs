@@ -24,8 +24,8 @@ impl Backprop {
 }
 
 impl LearningRule for Backprop {
-    fn name(&self) -> &'static str {
-        "bp"
+    fn rule(&self) -> super::Rule {
+        super::Rule::Bp
     }
 
     fn updates(

@@ -654,8 +654,8 @@ impl DeepFeedbackControl {
 }
 
 impl LearningRule for DeepFeedbackControl {
-    fn name(&self) -> &'static str {
-        "dfc"
+    fn rule(&self) -> super::Rule {
+        super::Rule::Dfc
     }
 
     fn updates(

@@ -32,8 +32,8 @@ impl DirectFeedbackAlignment {
 }
 
 impl LearningRule for DirectFeedbackAlignment {
-    fn name(&self) -> &'static str {
-        "dfa"
+    fn rule(&self) -> super::Rule {
+        super::Rule::Dfa
     }
 
     fn updates(

@@ -34,8 +34,8 @@ impl FeedbackAlignment {
 }
 
 impl LearningRule for FeedbackAlignment {
-    fn name(&self) -> &'static str {
-        "fa"
+    fn rule(&self) -> super::Rule {
+        super::Rule::Fa
     }
 
     fn updates(

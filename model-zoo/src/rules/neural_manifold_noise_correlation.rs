@@ -165,8 +165,8 @@ impl NeuralManifoldNoiseCorrelation {
 }
 
 impl LearningRule for NeuralManifoldNoiseCorrelation {
-    fn name(&self) -> &'static str {
-        "nmnc"
+    fn rule(&self) -> super::Rule {
+        super::Rule::Nmnc
     }
 
     fn updates(

@@ -25,8 +25,8 @@ impl NoiseCorrelation {
 }
 
 impl LearningRule for NoiseCorrelation {
-    fn name(&self) -> &'static str {
-        "nc"
+    fn rule(&self) -> super::Rule {
+        super::Rule::Nc
     }
 
     fn updates(

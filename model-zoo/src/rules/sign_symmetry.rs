@@ -16,8 +16,8 @@ use crate::network::{Forward, Network};
 pub struct SignSymmetry;
 
 impl LearningRule for SignSymmetry {
-    fn name(&self) -> &'static str {
-        "ss"
+    fn rule(&self) -> super::Rule {
+        super::Rule::SignSymmetry
     }
 
     fn updates(
