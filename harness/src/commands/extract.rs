@@ -550,7 +550,10 @@ mod tests {
         args.images = Some(empty.clone());
         args.out = dir.path().join("out2");
         let err = format!("{:#}", run(&args).unwrap_err());
-        assert!(err.contains("no PNG or JPEG images") && err.contains("empty"), "{err}");
+        assert!(
+            err.contains("no PNG or JPEG images") && err.contains("empty"),
+            "{err}"
+        );
         assert!(!args.out.exists(), "nothing written on failure");
 
         let mut rdm = ndarray::Array2::<f64>::from_elem((2, 2), 1.0);
@@ -571,7 +574,10 @@ mod tests {
             panic!("an asymmetric RDM was accepted")
         };
         let err = format!("{err:#}");
-        assert!(err.contains("rdm.npy") && err.contains("not symmetric"), "{err}");
+        assert!(
+            err.contains("rdm.npy") && err.contains("not symmetric"),
+            "{err}"
+        );
     }
 
     #[test]
