@@ -342,7 +342,7 @@ pub fn compare(
     let index = |b: &Leaderboard| -> BTreeMap<Key, (f64, Option<[f64; 2]>)> {
         b.entries
             .iter()
-            .map(|e| (e.row.key(), (e.headline(), e.ci95)))
+            .map(|e| (e.row.entry_key(), (e.headline(), e.ci95)))
             .collect()
     };
     let z = |b: &Leaderboard| normal_quantile(b.statistics.as_ref().map_or(0.95, |s| s.confidence));

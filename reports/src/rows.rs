@@ -48,12 +48,25 @@ impl ScoreRow {
         self.normalized.unwrap_or(self.raw)
     }
 
-    /// What identifies a leaderboard entry across runs.
-    pub fn key(&self) -> (String, String, String) {
+    /// What identifies a leaderboard entry across runs: the model on a benchmark, whichever
+    /// layer each run chose.
+    pub fn entry_key(&self) -> (String, String, String) {
         (
             self.model.clone(),
             self.benchmark.clone(),
             self.metric.clone(),
+        )
+    }
+
+    /// What identifies a row across runs: one network (model and seed) and one layer on a
+    /// benchmark.
+    pub fn row_key(&self) -> (&str, &str, &str, &str, u64) {
+        (
+            &self.model,
+            &self.benchmark,
+            &self.metric,
+            &self.layer,
+            self.seed,
         )
     }
 }
@@ -91,5 +104,43 @@ mod nan_as_null {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
         let values: Vec<Option<f64>> = Vec::deserialize(d)?;
         Ok(values.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(layer: &str, seed: u64) -> ScoreRow {
+        ScoreRow {
+            model: "bp-cifar-cnn".into(),
+            rule: "bp".into(),
+            architecture: "cnn".into(),
+            layer: layer.into(),
+            layer_index: 0,
+            benchmark: "cowley2023.V4-pls".into(),
+            region: "V4".into(),
+            metric: "pls".into(),
+            raw: 0.4,
+            sem: None,
+            ceiling: None,
+            normalized: None,
+            normalization: "none".into(),
+            selection_score: 0.4,
+            selected: true,
+            n_stimuli: 320,
+            seed,
+        }
+    }
+
+    /// Rows of two layers or two seeds are different rows of the same leaderboard entry.
+    #[test]
+    fn the_row_key_tells_layers_and_seeds_apart_and_the_entry_key_does_not() {
+        let (a, b, c) = (row("conv1", 1), row("conv2", 1), row("conv1", 2));
+        assert_ne!(a.row_key(), b.row_key());
+        assert_ne!(a.row_key(), c.row_key());
+        assert_eq!(a.row_key(), row("conv1", 1).row_key());
+        assert_eq!(a.entry_key(), b.entry_key());
+        assert_eq!(a.entry_key(), c.entry_key());
     }
 }

@@ -161,10 +161,7 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     for dir in &args.shards {
         let part = reports::read_results(&dir.join("results.json"))?;
         for row in &part {
-            if rows
-                .iter()
-                .any(|r| r.key() == row.key() && r.layer == row.layer && r.seed == row.seed)
-            {
+            if rows.iter().any(|r| r.row_key() == row.row_key()) {
                 bail!(
                     "{}: {} {} {} is also in another shard; merge each shard once",
                     dir.display(),
@@ -331,11 +328,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<ExitCode> {
     let mut within = vec![];
     let mut failures = model_drift(&manifest, &outputs.manifest);
     for old in &original {
-        let Some(new) = outputs
-            .rows
-            .iter()
-            .find(|r| r.key() == old.key() && r.layer == old.layer && r.seed == old.seed)
-        else {
+        let Some(new) = outputs.rows.iter().find(|r| r.row_key() == old.row_key()) else {
             failures.push(format!(
                 "{} {} {}: missing from the rerun",
                 old.model, old.benchmark, old.layer
