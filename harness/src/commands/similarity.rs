@@ -606,6 +606,11 @@ fn print_text(r: &SimilarityReport) {
                 splits.len()
             )
         }
+        // RSA against a stack of RDMs: the mean comparison and its SEM over the RDMs.
+        (Some(sem), None) => println!(
+            "score       {:.6} ± {:.6} (mean ± SEM over the RDMs)",
+            r.score, sem
+        ),
         _ => println!("score       {:.6}", r.score),
     }
     if let Some(ci) = &r.confidence_interval {
