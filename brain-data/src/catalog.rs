@@ -102,22 +102,8 @@ pub struct Catalog {
 }
 
 const DATASETS_YAML: &str = include_str!("../catalog/datasets.yaml");
-const SUMS: [(&str, &str); 5] = [
-    (
-        "kriegeskorte2008-92images",
-        include_str!("../catalog/kriegeskorte2008-92images.sums"),
-    ),
-    (
-        "cowley2023-v4",
-        include_str!("../catalog/cowley2023-v4.sums"),
-    ),
-    ("tang2018-v1", include_str!("../catalog/tang2018-v1.sums")),
-    (
-        "fashion-mnist",
-        include_str!("../catalog/fashion-mnist.sums"),
-    ),
-    ("cifar10", include_str!("../catalog/cifar10.sums")),
-];
+// `SUMS`: every `catalog/<id>.sums`, embedded by the build script.
+include!(concat!(env!("OUT_DIR"), "/sums.rs"));
 
 impl Catalog {
     /// The catalog shipped with cortexbench.
@@ -207,6 +193,19 @@ fn parse_sums(text: &str, id: &str) -> Result<Vec<FileEntry>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_embedded_sums_file_belongs_to_a_catalog_dataset() {
+        let catalog = Catalog::builtin();
+        assert_eq!(SUMS.len(), catalog.datasets().len());
+        for (id, text) in SUMS {
+            assert!(
+                catalog.dataset(id).is_ok(),
+                "{id}.sums has no dataset entry"
+            );
+            assert!(!text.is_empty(), "{id}.sums is empty");
+        }
+    }
 
     #[test]
     fn builtin_catalog_pins_every_file_of_the_five_datasets() {

@@ -22,7 +22,9 @@ pub mod store;
 mod verify;
 
 pub use assembly::{NamedRdm, NeuralAssembly, Neuroid, RdmAssembly, StimulusSet};
-pub use benchmarks::{Benchmark, BenchmarkData, CeilingSpec, NiliBound, TargetData, TargetSpec};
+pub use benchmarks::{
+    BenchmarkData, BenchmarkSpec, CeilingSpec, NiliBound, TargetData, TargetKind, TargetSpec,
+};
 pub use catalog::{Catalog, Dataset, FileEntry};
 pub use download::DownloadOptions;
 pub use error::{DataError, Result};

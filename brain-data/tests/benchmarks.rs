@@ -2,11 +2,11 @@
 
 mod common;
 
-use brain_data::{Benchmark, Catalog, TargetData};
+use brain_data::{BenchmarkSpec, Catalog, TargetData};
 
 #[test]
 fn shipped_benchmarks_parse_and_name_catalog_datasets() {
-    let benchmarks = Benchmark::builtin();
+    let benchmarks = BenchmarkSpec::builtin();
     let ids: Vec<&str> = benchmarks.iter().map(|b| b.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -24,7 +24,9 @@ fn shipped_benchmarks_parse_and_name_catalog_datasets() {
         assert!(catalog.dataset(&b.dataset).is_ok(), "{}", b.id);
         assert_eq!(b.preprocessing.size, 224);
     }
-    let err = Benchmark::find("majaj2015.IT-pls").unwrap_err().to_string();
+    let err = BenchmarkSpec::find("majaj2015.IT-pls")
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("majaj2015.IT-pls") && err.contains("cowley2023.V4-pls"),
         "{err}"
@@ -36,7 +38,10 @@ fn benchmark_targets_line_up_with_their_stimuli() {
     let cache = tempfile::tempdir().unwrap();
     let (store, catalog) = (common::offline_store(cache.path()), Catalog::builtin());
     for id in ["kriegeskorte2008.hIT-rsa", "cowley2023.V4-pls"] {
-        let data = Benchmark::find(id).unwrap().load(&store, &catalog).unwrap();
+        let data = BenchmarkSpec::find(id)
+            .unwrap()
+            .load(&store, &catalog)
+            .unwrap();
         match (id, &data.target) {
             ("kriegeskorte2008.hIT-rsa", TargetData::Rdms(r)) => {
                 assert_eq!(r.rdms.len(), 8);

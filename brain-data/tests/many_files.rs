@@ -72,15 +72,24 @@ fn start_server() -> Server {
             std::thread::spawn(move || {
                 let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                 most.fetch_max(now, Ordering::SeqCst);
-                serve(stream, &ranges, &cut_once);
-                in_flight.fetch_sub(1, Ordering::SeqCst);
+                // A request stops counting before its response is written: once the client
+                // has the whole body it may open the next connection, possibly before this
+                // thread would get to run again.
+                serve(stream, &ranges, &cut_once, || {
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                });
             });
         }
     });
     server
 }
 
-fn serve(mut stream: TcpStream, ranges: &Mutex<Vec<String>>, cut_once: &AtomicUsize) {
+fn serve(
+    mut stream: TcpStream,
+    ranges: &Mutex<Vec<String>>,
+    cut_once: &AtomicUsize,
+    responding: impl FnOnce(),
+) {
     stream.set_nonblocking(false).unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request = String::new();
@@ -98,6 +107,7 @@ fn serve(mut stream: TcpStream, ranges: &Mutex<Vec<String>>, cut_once: &AtomicUs
         }
     }
     std::thread::sleep(Duration::from_millis(20));
+    responding();
     if !paths().contains(&path) {
         let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
         return;

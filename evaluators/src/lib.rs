@@ -21,6 +21,7 @@
 //! | participation ratio, 90 % variance dimension, two-NN intrinsic dimension | [`dimensionality`] |
 //! | manifold capacity, radius, dimension (MFTMA) | [`manifold_capacity`] |
 //! | principal angles, class-manifold and Jacobian alignment | [`subspace_alignment`] |
+//! | spectral theory of neural prediction: error modes, their radius and dimension | [`spectral_prediction`] |
 
 pub mod bootstrap;
 pub mod ceiling;
@@ -43,6 +44,7 @@ pub mod rdm;
 pub mod resampling;
 mod ridge;
 pub mod spec;
+pub mod spectral_prediction;
 pub mod splits;
 pub mod stats;
 pub mod subspace_alignment;
@@ -66,7 +68,8 @@ pub use predictivity::{
 };
 pub use rdm::{Rdm, RdmMethod, compute_rdm};
 pub use ridge::{RidgeCvCriterion, default_alpha_grid};
-pub use spec::MetricSpec;
+pub use spec::{MetricScore, MetricSpec, NeuralTarget};
+pub use spectral_prediction::{SpectralOptions, SpectralPrediction, spectral_prediction};
 pub use splits::{CrossValidation, Split};
 pub use subspace_alignment::{
     JacobianAlignment, ManifoldAlignment, SubspaceAngles, class_manifold_alignment,

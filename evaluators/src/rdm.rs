@@ -118,6 +118,25 @@ impl Rdm {
         square
     }
 
+    /// The element-wise mean of RDMs over the same stimuli (e.g. the subjects' RDMs of a
+    /// benchmark, shown as one). Errors on an empty list or RDMs of different sizes.
+    pub fn mean(rdms: &[Rdm]) -> Result<Rdm> {
+        let Some(first) = rdms.first() else {
+            return Err(MetricError::InvalidOption("the mean of no RDMs".into()));
+        };
+        if let Some(other) = rdms.iter().find(|r| r.n_stimuli != first.n_stimuli) {
+            return Err(MetricError::ShapeMismatch(format!(
+                "RDMs over {} and {} stimuli cannot be averaged",
+                first.n_stimuli, other.n_stimuli
+            )));
+        }
+        let n = rdms.len() as f64;
+        let mean = (0..first.condensed.len())
+            .map(|k| rdms.iter().map(|r| r.condensed[k]).sum::<f64>() / n)
+            .collect::<Array1<f64>>();
+        Rdm::from_condensed(mean)
+    }
+
     /// The RDM restricted to the given stimuli (in the given order; indices must be distinct).
     pub fn select(&self, stimuli: &[usize]) -> Result<Rdm> {
         let square = self.to_square();

@@ -257,6 +257,24 @@ fn rdm_square_form_round_trips_and_rejects_asymmetry() {
 }
 
 #[test]
+fn rdm_mean_averages_entries_and_refuses_mismatched_sizes() {
+    let a = compute_rdm(random(7, 4, 31).view(), RdmMethod::Correlation).unwrap();
+    let b = compute_rdm(random(7, 4, 32).view(), RdmMethod::Euclidean).unwrap();
+    let mean = Rdm::mean(&[a.clone(), b.clone()]).unwrap();
+    let expected = (&a.to_square() + &b.to_square()) / 2.0;
+    assert!(
+        (&mean.to_square() - &expected)
+            .iter()
+            .all(|d| d.abs() < 1e-15)
+    );
+    assert_eq!(Rdm::mean(std::slice::from_ref(&a)).unwrap(), a);
+    assert!(Rdm::mean(&[]).is_err());
+    let small = compute_rdm(random(5, 4, 33).view(), RdmMethod::Correlation).unwrap();
+    let err = Rdm::mean(&[a, small]).unwrap_err().to_string();
+    assert!(err.contains("7 and 5 stimuli"), "{err}");
+}
+
+#[test]
 fn cka_is_one_for_identical_rotated_or_scaled_representations() {
     let x = random(50, 8, 20);
     // An orthogonal matrix from a QR factorisation.

@@ -44,57 +44,84 @@ pub(crate) struct Candidate {
 /// once for all models that share the preprocessing.
 pub(crate) const INPUT_CACHE_BYTES: usize = 1 << 30;
 
+/// A network's activations on a stimulus set, with how each layer was kept (its width and
+/// projection).
+#[derive(Clone)]
+pub(crate) struct Extracted {
+    /// `(stimuli, features)` per layer, in the network's layer order.
+    pub(crate) activations: model_zoo::Activations,
+    /// One record per layer.
+    pub(crate) layers: Vec<LayerRecord>,
+}
+
 /// Activations on the last stimulus set, reused while the following benchmarks show the same
 /// stimuli with the same preprocessing (the V4 benchmarks share one session's images), and
 /// the preprocessed stimuli themselves, shared by the models that preprocess alike (every
 /// zoo network).
 #[derive(Default)]
 pub(crate) struct ExtractionCache {
-    /// The stimulus set's name and ids.
-    stimuli: (String, Vec<String>),
-    entries: Vec<(
-        usize,
-        Preprocessing,
-        (model_zoo::Activations, Vec<LayerRecord>),
-    )>,
-    inputs: Vec<(Preprocessing, std::sync::Arc<ndarray::Array4<f32>>)>,
+    /// The stimulus set held (name and ids); `None` before the first.
+    stimuli: Option<(String, Vec<String>)>,
+    extractions: Vec<CachedExtraction>,
+    inputs: Vec<CachedInputs>,
+}
+
+/// One network's extraction under one preprocessing.
+struct CachedExtraction {
+    model: usize,
+    preprocessing: Preprocessing,
+    extracted: Extracted,
+}
+
+/// The stimuli preprocessed one way.
+struct CachedInputs {
+    preprocessing: Preprocessing,
+    tensor: std::sync::Arc<ndarray::Array4<f32>>,
 }
 
 impl ExtractionCache {
     fn holds(&self, data: &BenchmarkData) -> bool {
-        self.stimuli.0 == data.stimuli.name && self.stimuli.1 == data.stimuli.ids
+        self.stimuli
+            .as_ref()
+            .is_some_and(|(name, ids)| *name == data.stimuli.name && *ids == data.stimuli.ids)
     }
 
+    /// Network `model`'s activations on these stimuli under `preprocessing`, if kept.
     pub(crate) fn get(
         &self,
         model: usize,
         data: &BenchmarkData,
         preprocessing: &Preprocessing,
-    ) -> Option<(model_zoo::Activations, Vec<LayerRecord>)> {
+    ) -> Option<Extracted> {
         if !self.holds(data) {
             return None;
         }
-        self.entries
+        self.extractions
             .iter()
-            .find(|(m, p, _)| *m == model && p == preprocessing)
-            .map(|(_, _, found)| found.clone())
+            .find(|c| c.model == model && c.preprocessing == *preprocessing)
+            .map(|c| c.extracted.clone())
     }
 
+    /// Keeps an extraction (dropping everything kept for other stimuli).
     pub(crate) fn keep(
         &mut self,
         model: usize,
         data: &BenchmarkData,
         preprocessing: &Preprocessing,
-        extracted: (model_zoo::Activations, Vec<LayerRecord>),
+        extracted: Extracted,
     ) {
         self.switch_to(data);
-        self.entries.push((model, preprocessing.clone(), extracted));
+        self.extractions.push(CachedExtraction {
+            model,
+            preprocessing: preprocessing.clone(),
+            extracted,
+        });
     }
 
     fn switch_to(&mut self, data: &BenchmarkData) {
         if !self.holds(data) {
-            self.stimuli = (data.stimuli.name.clone(), data.stimuli.ids.clone());
-            self.entries.clear();
+            self.stimuli = Some((data.stimuli.name.clone(), data.stimuli.ids.clone()));
+            self.extractions.clear();
             self.inputs.clear();
         }
     }
@@ -106,8 +133,12 @@ impl ExtractionCache {
         preprocessing: &Preprocessing,
     ) -> Result<Option<std::sync::Arc<ndarray::Array4<f32>>>> {
         self.switch_to(data);
-        if let Some((_, found)) = self.inputs.iter().find(|(p, _)| p == preprocessing) {
-            return Ok(Some(found.clone()));
+        if let Some(found) = self
+            .inputs
+            .iter()
+            .find(|c| c.preprocessing == *preprocessing)
+        {
+            return Ok(Some(found.tensor.clone()));
         }
         let channels = match preprocessing.channels {
             brain_data::Channels::Rgb => 3,
@@ -123,7 +154,10 @@ impl ExtractionCache {
                 .apply_all(&data.stimuli)
                 .with_context(|| format!("preprocessing {}", data.stimuli.name))?,
         );
-        self.inputs.push((preprocessing.clone(), tensor.clone()));
+        self.inputs.push(CachedInputs {
+            preprocessing: preprocessing.clone(),
+            tensor: tensor.clone(),
+        });
         Ok(Some(tensor))
     }
 }
@@ -149,7 +183,7 @@ pub(crate) fn extract(
     preprocessing: &Preprocessing,
     options: &ExtractionOptions,
     label: &str,
-) -> Result<(model_zoo::Activations, Vec<LayerRecord>)> {
+) -> Result<Extracted> {
     let n = stimuli.len();
     let progress = bar(n, "{msg:40} [{bar:30}] {pos}/{len} stimuli ({eta})");
     progress.set_message(format!("extract {} on {label}", candidate.name));
@@ -164,10 +198,14 @@ pub(crate) fn extract(
             .map_err(|e| model_zoo::ZooError::Config(e.to_string()))
     };
     let layers: Vec<&str> = candidate.layers.iter().map(String::as_str).collect();
-    let result = model_zoo::extract(candidate.model.as_mut(), n, load, &layers, options)
-        .with_context(|| format!("extracting {} on {label}", candidate.name))?;
+    let (activations, layers) =
+        model_zoo::extract(candidate.model.as_mut(), n, load, &layers, options)
+            .with_context(|| format!("extracting {} on {label}", candidate.name))?;
     progress.finish_and_clear();
-    Ok(result)
+    Ok(Extracted {
+        activations,
+        layers,
+    })
 }
 
 /// What a zoo entry asks to be trained with `seed` (None for other entries).

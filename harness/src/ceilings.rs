@@ -1,7 +1,7 @@
 //! Measuring a benchmark's ceiling from its neural target with the evaluators.
 
 use anyhow::{Context, Result, bail};
-use brain_data::{Benchmark, CeilingSpec, NiliBound, TargetData};
+use brain_data::{BenchmarkSpec, CeilingSpec, NiliBound, TargetData};
 use evaluators::{MetricSpec, Rdm, RdmPooling};
 use serde::Serialize;
 
@@ -16,21 +16,11 @@ pub struct MeasuredCeiling {
     pub method: String,
 }
 
-/// The metric of a benchmark in the evaluators' terms.
-pub fn metric_of(benchmark: &Benchmark) -> Result<MetricSpec> {
-    serde_norway::from_value(benchmark.metric.clone()).with_context(|| {
-        format!(
-            "benchmark {}: the metric is not a valid metric specification",
-            benchmark.id
-        )
-    })
-}
-
 /// Measures the ceiling that `benchmark` defines on its loaded target.
-pub fn measure(benchmark: &Benchmark, target: &TargetData) -> Result<MeasuredCeiling> {
-    let metric = metric_of(benchmark)?;
+pub fn measure(benchmark: &BenchmarkSpec, target: &TargetData) -> Result<MeasuredCeiling> {
+    let metric = &benchmark.metric;
     let context = || format!("ceiling of {}", benchmark.id);
-    Ok(match (&benchmark.ceiling, target, &metric) {
+    Ok(match (&benchmark.ceiling, target, metric) {
         (CeilingSpec::None { reason }, _, _) => MeasuredCeiling {
             value: None,
             sem: None,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use brain_data::{Benchmark, Preprocessing, TargetSpec};
+use brain_data::{BenchmarkSpec, Preprocessing};
 use evaluators::MetricSpec;
 use model_zoo::{Preset, Rule, TrainingData};
 use serde::{Deserialize, Serialize};
@@ -375,33 +375,24 @@ impl RunConfig {
     }
 
     /// The benchmarks to run, with the config's metric options applied.
-    pub fn benchmarks(&self) -> Result<Vec<Benchmark>> {
+    pub fn benchmarks(&self) -> Result<Vec<BenchmarkSpec>> {
         let mut benchmarks = if self.benchmarks.is_empty() {
-            Benchmark::builtin()
+            BenchmarkSpec::builtin()
         } else {
             self.benchmarks
                 .iter()
-                .map(|id| Benchmark::find(id))
+                .map(|id| BenchmarkSpec::find(id))
                 .collect::<brain_data::Result<Vec<_>>>()?
         };
         for (id, metric) in &self.metrics {
             let Some(benchmark) = benchmarks.iter_mut().find(|b| &b.id == id) else {
                 bail!("metrics: '{id}' is not one of the run's benchmarks");
             };
-            metric
+            benchmark.metric = metric.clone();
+            // The same checks as the catalog's: options, and a fit with target and ceiling.
+            benchmark
                 .validate()
                 .with_context(|| format!("metrics: {id}"))?;
-            let rdms_only = matches!(
-                benchmark.target,
-                TargetSpec::Kiani2007MonkeyIt | TargetSpec::Kriegeskorte2008HumanIt
-            );
-            if rdms_only && !matches!(metric, MetricSpec::Rsa { .. }) {
-                bail!(
-                    "metrics: {id} releases RDMs only, so its metric must be rsa, not {}",
-                    metric.name()
-                );
-            }
-            benchmark.metric = serde_norway::to_value(metric)?;
         }
         Ok(benchmarks)
     }

@@ -1,172 +1,95 @@
-//! Scoring one model layer against one benchmark's neural target with the benchmark's metric,
-//! on a chosen subset of the stimuli, and choosing a model's layer on stimuli that the reported
-//! score does not use.
+//! The pieces of the protocol that work on stimulus subsets: the seeded selection/report
+//! split, and a target restricted to a subset in the forms the metrics consume.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use brain_data::{NeuralAssembly, RdmAssembly, TargetData};
-use evaluators::resampling::{
-    Resamples, cka_replicates, held_out_resamples, predictivity_replicates, rsa_replicates,
-};
-use evaluators::{MetricSpec, Rdm};
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use evaluators::{NeuralTarget, Rdm};
+use ndarray::{Array1, Array2, Axis};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-/// A raw score with its standard error where the metric has one (over splits or subjects).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RawScore {
-    /// The score.
-    pub value: f64,
-    /// Standard error of the mean over cross-validation splits or target RDMs.
-    pub sem: Option<f64>,
+/// A neural target restricted to some stimuli, in the forms the metrics consume.
+#[derive(Debug, Clone)]
+pub struct NeuralData {
+    /// The target as brain-data describes it (the ceiling is measured on it).
+    pub data: TargetData,
+    /// What the metrics compare with.
+    pub neural: Neural,
 }
 
-/// Scores `features` (stimuli, features) against `target` on the same stimuli.
-///
-/// RSA compares the model RDM with each target RDM (or with the RDM of the repeat-averaged
-/// responses) and averages over target RDMs; CKA and predictivity use repeat-averaged
-/// responses, predictivity stratified by `labels` when given.
-pub fn score_features(
-    metric: &MetricSpec,
-    features: ArrayView2<f64>,
-    target: &TargetData,
-    labels: Option<&[i64]>,
-) -> Result<RawScore> {
-    Ok(match (metric, target) {
-        (MetricSpec::Rsa { rdm, compare }, _) => {
-            let model = evaluators::compute_rdm(features, *rdm)?;
-            let brain = target_rdms(target, *rdm)?;
-            let values = brain
-                .iter()
-                .map(|b| evaluators::compare_rdms(&model, b, *compare))
-                .collect::<Result<Vec<f64>, _>>()?;
-            mean_with_sem(&values)
-        }
-        (MetricSpec::Cka { options }, TargetData::Responses(r)) => RawScore {
-            value: evaluators::cka(features, r.mean_over_repetitions().view(), *options)?,
-            sem: None,
-        },
-        (
-            MetricSpec::Predictivity {
-                regression,
-                cross_validation,
+/// The metrics' view of a target.
+#[derive(Debug, Clone)]
+pub enum Neural {
+    /// One RDM per subject or session, and the RDMs of each subject (indices, in order of
+    /// first appearance) for the bootstrap over subjects.
+    Rdms {
+        /// The RDMs.
+        rdms: Vec<Rdm>,
+        /// Indices into `rdms` per subject.
+        subjects: Vec<Vec<usize>>,
+    },
+    /// Repeat-averaged responses, `(stimuli, neuroids)`.
+    Responses(Array2<f64>),
+}
+
+impl NeuralData {
+    /// `target` restricted to `stimuli` (in that order).
+    pub fn of(target: &TargetData, stimuli: &[usize]) -> Result<NeuralData> {
+        let data = subset_target(target, stimuli)?;
+        let neural = match &data {
+            TargetData::Rdms(r) => Neural::Rdms {
+                rdms: r
+                    .rdms
+                    .iter()
+                    .map(|x| Rdm::from_condensed(Array1::from(x.condensed.clone())))
+                    .collect::<Result<_, _>>()?,
+                subjects: subject_groups(r),
             },
-            TargetData::Responses(r),
-        ) => {
-            let p = evaluators::cross_validated_predictivity(
-                features,
-                r.mean_over_repetitions().view(),
-                labels,
-                regression,
-                cross_validation,
-            )?;
-            RawScore {
-                value: p.score,
-                sem: Some(p.sem),
-            }
-        }
-        (metric, TargetData::Rdms(_)) => bail!(
-            "{} needs neural responses, but this target is a set of RDMs",
-            metric.name()
-        ),
-    })
-}
+            TargetData::Responses(r) => Neural::Responses(r.mean_over_repetitions()),
+        };
+        Ok(NeuralData { data, neural })
+    }
 
-/// Bootstrap replicates of the raw score of `features` against `target` (the same stimuli
-/// as [`score_features`]) on the benchmark's shared resamples; predictivity resamples each
-/// split's held-out predictions with positions drawn from `held_out_seed`.
-pub fn score_replicates(
-    metric: &MetricSpec,
-    features: ArrayView2<f64>,
-    target: &TargetData,
-    labels: Option<&[i64]>,
-    resamples: &Resamples,
-    held_out_seed: u64,
-) -> Result<Vec<f64>> {
-    Ok(match (metric, target) {
-        (MetricSpec::Rsa { rdm, compare }, _) => {
-            let model = evaluators::compute_rdm(features, *rdm)?;
-            let brain = target_rdms(target, *rdm)?;
-            rsa_replicates(&model, &brain, &subject_groups(target), *compare, resamples)?
+    /// The target as a metric's argument.
+    pub fn as_target(&self) -> NeuralTarget<'_> {
+        match &self.neural {
+            Neural::Rdms { rdms, .. } => NeuralTarget::Rdms(rdms),
+            Neural::Responses(r) => NeuralTarget::Responses(r.view()),
         }
-        (MetricSpec::Cka { options }, TargetData::Responses(r)) => cka_replicates(
-            features,
-            r.mean_over_repetitions().view(),
-            *options,
-            resamples,
-        )?,
-        (
-            MetricSpec::Predictivity {
-                regression,
-                cross_validation,
-            },
-            TargetData::Responses(r),
-        ) => {
-            let responses = r.mean_over_repetitions();
-            let held_out = evaluators::held_out_predictions(
-                features,
-                responses.view(),
-                labels,
-                regression,
-                cross_validation,
-            )?;
-            let draws = held_out_resamples(&held_out.splits, resamples.len(), held_out_seed);
-            predictivity_replicates(&held_out, responses.view(), &draws)?
-        }
-        (metric, TargetData::Rdms(_)) => bail!(
-            "{} needs neural responses, but this target is a set of RDMs",
-            metric.name()
-        ),
-    })
-}
+    }
 
-/// The target's RDMs grouped by subject (indices into its RDMs, in order of first
-/// appearance); one group for responses.
-pub fn subject_groups(target: &TargetData) -> Vec<Vec<usize>> {
-    match target {
-        TargetData::Rdms(r) => {
-            let mut names: Vec<&str> = vec![];
-            let mut groups: Vec<Vec<usize>> = vec![];
-            for (i, rdm) in r.rdms.iter().enumerate() {
-                match names.iter().position(|n| *n == rdm.subject) {
-                    Some(g) => groups[g].push(i),
-                    None => {
-                        names.push(&rdm.subject);
-                        groups.push(vec![i]);
-                    }
-                }
-            }
-            groups
+    /// The RDMs' indices per subject (one group for responses), for the bootstrap.
+    pub fn subject_groups(&self) -> &[Vec<usize>] {
+        match &self.neural {
+            Neural::Rdms { subjects, .. } => subjects,
+            Neural::Responses(_) => &[],
         }
-        TargetData::Responses(_) => vec![vec![0]],
+    }
+
+    /// Subjects the bootstrap resamples (1 for responses).
+    pub fn subjects(&self) -> usize {
+        match &self.neural {
+            Neural::Rdms { subjects, .. } => subjects.len(),
+            Neural::Responses(_) => 1,
+        }
     }
 }
 
-/// The target's RDMs: as given, or computed from repeat-averaged responses.
-fn target_rdms(target: &TargetData, method: evaluators::RdmMethod) -> Result<Vec<Rdm>> {
-    Ok(match target {
-        TargetData::Rdms(r) => r
-            .rdms
-            .iter()
-            .map(|x| Rdm::from_condensed(Array1::from(x.condensed.clone())))
-            .collect::<Result<_, _>>()?,
-        TargetData::Responses(r) => {
-            vec![evaluators::compute_rdm(
-                r.mean_over_repetitions().view(),
-                method,
-            )?]
+/// The RDMs grouped by subject (indices into the RDMs, in order of first appearance).
+fn subject_groups(r: &RdmAssembly) -> Vec<Vec<usize>> {
+    let mut names: Vec<&str> = vec![];
+    let mut groups: Vec<Vec<usize>> = vec![];
+    for (i, rdm) in r.rdms.iter().enumerate() {
+        match names.iter().position(|n| *n == rdm.subject) {
+            Some(g) => groups[g].push(i),
+            None => {
+                names.push(&rdm.subject);
+                groups.push(vec![i]);
+            }
         }
-    })
-}
-
-/// Mean and, over more than one value, its standard error.
-fn mean_with_sem(values: &[f64]) -> RawScore {
-    let (value, sem) = evaluators::stats::mean_and_sem(values);
-    RawScore {
-        value,
-        sem: (values.len() > 1).then_some(sem),
     }
+    groups
 }
 
 /// The stimuli split in two disjoint halves: one to choose a model's best layer on, one to
@@ -218,19 +141,19 @@ impl SelectionSplit {
 }
 
 /// The target restricted to `stimuli` (in that order).
-pub fn subset_target(target: &TargetData, stimuli: &[usize]) -> TargetData {
-    match target {
+pub fn subset_target(target: &TargetData, stimuli: &[usize]) -> Result<TargetData> {
+    Ok(match target {
         TargetData::Rdms(r) => {
-            let n = r.stimulus_ids.len();
             let rdms = r
                 .rdms
                 .iter()
                 .map(|rdm| {
+                    let whole = Rdm::from_condensed(Array1::from(rdm.condensed.clone()))?;
                     let mut x = rdm.clone();
-                    x.condensed = sub_condensed(&rdm.condensed, n, stimuli);
-                    x
+                    x.condensed = whole.select(stimuli)?.condensed().to_vec();
+                    Ok(x)
                 })
-                .collect();
+                .collect::<Result<_>>()?;
             TargetData::Rdms(RdmAssembly {
                 stimulus_ids: stimuli.iter().map(|&i| r.stimulus_ids[i].clone()).collect(),
                 region: r.region.clone(),
@@ -243,23 +166,7 @@ pub fn subset_target(target: &TargetData, stimuli: &[usize]) -> TargetData {
             responses: r.responses.select(Axis(0), stimuli),
             time_bin: r.time_bin.clone(),
         }),
-    }
-}
-
-/// The condensed RDM of the chosen stimuli from the condensed RDM of all `n`.
-fn sub_condensed(condensed: &[f64], n: usize, stimuli: &[usize]) -> Vec<f64> {
-    let at = |i: usize, j: usize| {
-        let (i, j) = if i < j { (i, j) } else { (j, i) };
-        // Row-major upper triangle without the diagonal.
-        condensed[i * n - i * (i + 1) / 2 + (j - i - 1)]
-    };
-    let mut out = Vec::with_capacity(stimuli.len() * stimuli.len().saturating_sub(1) / 2);
-    for (a, &i) in stimuli.iter().enumerate() {
-        for &j in &stimuli[a + 1..] {
-            out.push(at(i, j));
-        }
-    }
-    out
+    })
 }
 
 /// Rows `stimuli` of `features`, as f64.
@@ -270,21 +177,6 @@ pub fn subset_features(features: &Array2<f32>, stimuli: &[usize]) -> Array2<f64>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sub_condensed_matches_the_full_matrix() {
-        let n = 6;
-        let sym = |i: usize, j: usize| (i.min(j) * 10 + i.max(j)) as f64;
-        let condensed: Vec<f64> = (0..n)
-            .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
-            .map(|(i, j)| sym(i, j))
-            .collect();
-        let pick = [4, 1, 5];
-        assert_eq!(
-            sub_condensed(&condensed, n, &pick),
-            vec![sym(4, 1), sym(4, 5), sym(1, 5)]
-        );
-    }
 
     #[test]
     fn selection_split_is_disjoint_balanced_stratified_and_seeded() {

@@ -1,35 +1,15 @@
 //! `harness datasets` and `harness fetch` against the real mirror.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod support;
+
+use support::{mirror, offline};
+
+use std::process::Command;
 
 use ndarray::Array3;
 
-fn mirror() -> PathBuf {
-    let dir = std::env::var_os("CORTEXBENCH_MIRROR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/brain-data")
-        });
-    assert!(
-        dir.is_dir(),
-        "data mirror not found at {} (set CORTEXBENCH_MIRROR)",
-        dir.display()
-    );
-    dir
-}
-
-fn harness(args: &[&str], cache: &std::path::Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(args)
-        .args(["--offline", "--data-dir", cache.to_str().unwrap()])
-        .env("CORTEXBENCH_MIRROR", mirror())
-        .output()
-        .expect("harness runs")
-}
-
 fn stdout_of(args: &[&str], cache: &std::path::Path) -> String {
-    let out = harness(args, cache);
+    let out = offline(args, cache);
     assert!(
         out.status.success(),
         "{}",
@@ -88,7 +68,7 @@ fn fetch_verifies_a_dataset_from_the_mirror_and_rejects_unknown_ids() {
         out.contains("4 files verified") && out.contains("4 from the mirror"),
         "{out}"
     );
-    let failed = harness(&["fetch", "no-such-dataset"], cache.path());
+    let failed = offline(&["fetch", "no-such-dataset"], cache.path());
     assert!(!failed.status.success());
     let err = String::from_utf8_lossy(&failed.stderr);
     assert!(err.contains("unknown dataset 'no-such-dataset'"), "{err}");
@@ -141,7 +121,7 @@ fn every_failure_ends_with_one_error_line_and_status_1_and_usage_errors_with_2()
     );
     assert!(!err.contains("panicked"), "{err}");
     // An ordinary failure.
-    let out = harness(&["fetch", "no-such-dataset"], cache.path());
+    let out = offline(&["fetch", "no-such-dataset"], cache.path());
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(

@@ -2,8 +2,11 @@
 //! `harness similarity`, the geometry tables of `harness score` (capacity grows with training
 //! on real data), and Jacobian alignment over training in `harness train`.
 
+mod support;
+
+use support::{harness, ok, s};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use ndarray::{Array1, Array2};
 use ndarray_npy::write_npy;
@@ -11,36 +14,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use reports::{GeometryRow, JacobianRow};
 use serde_json::Value;
-
-fn mirror() -> PathBuf {
-    std::env::var_os("CORTEXBENCH_MIRROR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/brain-data")
-        })
-}
-
-fn harness(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(args)
-        .env("CORTEXBENCH_MIRROR", mirror())
-        .output()
-        .expect("harness runs")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "stderr: {}\nstdout: {}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
 
 /// Three well-separated classes of 30 points in 40 dimensions, written as .npy files.
 fn clusters(dir: &Path) -> (Array2<f64>, PathBuf, PathBuf) {

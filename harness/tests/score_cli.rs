@@ -1,27 +1,14 @@
 //! `harness score` end to end on the real data mirror, and what runs are for afterwards:
 //! `compare` (the CI gate), `reproduce`, `--shard` + `merge`, and clear failures.
 
+mod support;
+
+use support::{mirror, offline, ok};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use reports::{Leaderboard, ScoreRow};
-
-fn mirror() -> PathBuf {
-    std::env::var_os("CORTEXBENCH_MIRROR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/brain-data")
-        })
-}
-
-fn harness(args: &[&str], cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(args)
-        .args(["--offline", "--data-dir", cache.to_str().unwrap()])
-        .env("CORTEXBENCH_MIRROR", mirror())
-        .output()
-        .expect("harness runs")
-}
 
 /// Commands that read no brain data (`compare`, `merge`).
 fn harness_without_data(args: &[&str]) -> Output {
@@ -29,16 +16,6 @@ fn harness_without_data(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("harness runs")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "stderr: {}\nstdout: {}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 /// A small CNN checkpoint, as `harness train` would write it (untrained weights).
@@ -73,7 +50,7 @@ fn one_off_score_writes_tables_leaderboard_report_and_manifest_and_reproduces() 
     let cache = tmp.path().join("cache");
     let ckpt = checkpoint(tmp.path(), 7);
     let out = tmp.path().join("run");
-    let stdout = ok(&harness(
+    let stdout = ok(&offline(
         &[
             "score",
             "--model",
@@ -133,13 +110,18 @@ fn one_off_score_writes_tables_leaderboard_report_and_manifest_and_reproduces() 
         .iter()
         .find(|r| r.benchmark == "kiani2007.IT-rsa")
         .unwrap();
-    assert!(kiani.ceiling.is_none() && kiani.normalization.starts_with("none"));
+    assert!(kiani.ceiling.is_none() && kiani.normalization.is_none());
+    assert!(
+        kiani.ceiling_method.starts_with("none: "),
+        "{}",
+        kiani.ceiling_method
+    );
     for b in ["kriegeskorte2008.hIT-rsa", "cowley2023.V4-pls"] {
         for r in rows.iter().filter(|r| r.benchmark == b) {
             let c = r.ceiling.unwrap();
             assert!(c > 0.0 && c < 1.0, "{b} ceiling {c}");
             assert!((r.normalized.unwrap() - r.raw / c).abs() < 1e-12);
-            assert_eq!(r.normalization, "raw/ceiling");
+            assert_eq!(r.normalization.as_deref(), Some("raw/ceiling"));
         }
     }
     // Stimuli: the report half of 92 and of 640.
@@ -205,14 +187,14 @@ fn one_off_score_writes_tables_leaderboard_report_and_manifest_and_reproduces() 
     }
 
     // Rerunning from the manifest reproduces every score bit for bit.
-    let again = ok(&harness(
+    let again = ok(&offline(
         &["reproduce", out.join("manifest.yaml").to_str().unwrap()],
         &cache,
     ));
     assert!(again.contains("12 rows: 12 bit-identical"), "{again}");
     // A rerun on a different model file says so, and fails.
     checkpoint(tmp.path(), 8);
-    let changed = harness(
+    let changed = offline(
         &[
             "reproduce",
             out.join("manifest.yaml").to_str().unwrap(),
@@ -237,7 +219,7 @@ fn one_off_score_writes_tables_leaderboard_report_and_manifest_and_reproduces() 
         assert!(text.contains(from), "{from}");
         let bad = tmp.path().join("bad-manifest.yaml");
         std::fs::write(&bad, text.replacen(from, to, 1)).unwrap();
-        let refused = harness(&["reproduce", bad.to_str().unwrap()], &cache);
+        let refused = offline(&["reproduce", bad.to_str().unwrap()], &cache);
         let err = String::from_utf8_lossy(&refused.stderr);
         assert_eq!(refused.status.code(), Some(1), "{err}");
         assert!(
@@ -349,7 +331,7 @@ fn shards_merge_into_the_unsharded_run() {
             out.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        ok(&harness(&args, &cache));
+        ok(&offline(&args, &cache));
     };
     run(&[], &dir("whole"));
     run(&["--shard", "0/3"], &dir("s0"));
@@ -430,7 +412,7 @@ fn significant_compare_passes_noise_and_fails_a_real_drop() {
     // the scores differ by noise only.
     let run = |seed: &str| {
         let out = tmp.path().join(format!("seed{seed}"));
-        ok(&harness(
+        ok(&offline(
             &[
                 "score",
                 "--model",
@@ -512,7 +494,7 @@ fn config_metric_options_replace_the_benchmark_metric() {
     )
     .unwrap();
     let out = tmp.path().join("run");
-    ok(&harness(
+    ok(&offline(
         &[
             "score",
             "--config",
@@ -544,7 +526,7 @@ fn bad_requests_fail_clearly_and_leave_no_outputs() {
     let cache = tmp.path().join("cache");
     let ckpt = checkpoint(tmp.path(), 7);
     let out = tmp.path().join("out");
-    let unknown = harness(
+    let unknown = offline(
         &[
             "score",
             "--model",
@@ -568,7 +550,7 @@ fn bad_requests_fail_clearly_and_leave_no_outputs() {
     let config = tmp.path().join("bad.yaml");
     let refused = |text: &str| {
         std::fs::write(&config, text).unwrap();
-        let bad = harness(
+        let bad = offline(
             &[
                 "score",
                 "--config",
@@ -591,7 +573,7 @@ fn bad_requests_fail_clearly_and_leave_no_outputs() {
         "models:\n  - {kind: untrained, arch: mlp}\nbenchmarks: [kiani2007.IT-rsa]\nmetrics:\n  kiani2007.IT-rsa: {kind: cka}\n",
     );
     assert!(
-        err.contains("bad.yaml") && err.contains("RDMs only"),
+        err.contains("bad.yaml") && err.contains("set of RDMs"),
         "{err}"
     );
 
@@ -621,7 +603,7 @@ fn bad_requests_fail_clearly_and_leave_no_outputs() {
     // merge refuses a folder that is not a complete run (issue 16, item 2).
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("geometry.csv"), "stale").unwrap();
-    let occupied = harness(
+    let occupied = offline(
         &[
             "score",
             "--model",

@@ -3,6 +3,10 @@
 //! waits on the first one's lock instead of writing the same file), every cached file
 //! verifies, and the zoo network both need is trained once.
 
+mod support;
+
+use support::mirror;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -14,14 +18,6 @@ use std::time::Duration;
 use brain_data::Catalog;
 
 const DATASET: &str = "kriegeskorte2008-92images";
-
-fn mirror() -> PathBuf {
-    std::env::var_os("CORTEXBENCH_MIRROR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/brain-data")
-        })
-}
 
 /// Paths requested so far, with their counts.
 type Requests = Arc<Mutex<HashMap<String, usize>>>;

@@ -1,24 +1,15 @@
 //! `harness similarity` from the command line, on the golden arrays and on bad input.
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use support::golden;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 use ndarray::{Array1, Array2};
 use ndarray_npy::write_npy;
 use serde_json::Value;
-
-fn golden(name: &str) -> PathBuf {
-    let dir = std::env::var_os("CORTEXBENCH_GOLDEN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/golden"));
-    let path = dir.join("metrics").join(name);
-    assert!(
-        path.is_file(),
-        "{} missing (set CORTEXBENCH_GOLDEN)",
-        path.display()
-    );
-    path
-}
 
 fn golden_value(key: &str) -> f64 {
     let json: Value =
@@ -26,6 +17,7 @@ fn golden_value(key: &str) -> f64 {
     json["values"][key].as_f64().unwrap()
 }
 
+/// `harness similarity` with `args` (no data needed).
 fn harness(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_harness"))
         .arg("similarity")
@@ -93,6 +85,65 @@ fn rsa_and_cka_on_golden_arrays_match_reference_values() {
         p(&y),
     ]);
     assert!((rbf["score"].as_f64().unwrap() - golden_value("cka_rbf_0.5")).abs() < 1e-6);
+}
+
+/// `--spec` takes any metric in the words of `benchmarks.yaml` and scores it as a benchmark
+/// does: the same numbers as the dedicated flags; a bad spec is refused by name.
+#[test]
+fn a_yaml_metric_spec_scores_exactly_as_the_dedicated_flags() {
+    let (x, y, labels) = (golden("X.npy"), golden("Y.npy"), golden("labels.npy"));
+    let base = ["--x", p(&x), "--y", p(&y)];
+    let with = |extra: &[&str]| {
+        let mut all = base.to_vec();
+        all.extend(extra);
+        json_score(&all)
+    };
+    let pairs: [(&[&str], &str); 3] = [
+        (
+            &["--metric", "rsa", "--compare", "tau-a"],
+            "{kind: rsa, compare: tau-a}",
+        ),
+        (&["--metric", "cka"], "{kind: cka}"),
+        (
+            &["--metric", "ridge", "--alpha", "10", "--labels", p(&labels)],
+            "{kind: predictivity, regression: {kind: ridge, alpha: 10}}",
+        ),
+    ];
+    for (flags, spec) in pairs {
+        let by_flags = with(flags);
+        let mut spec_args = vec!["--spec", spec];
+        if spec.contains("predictivity") {
+            spec_args.extend(["--labels", p(&labels)]);
+        }
+        let by_spec = with(&spec_args);
+        assert_eq!(by_spec["score"], by_flags["score"], "{spec}");
+        assert_eq!(by_spec["sem"], by_flags["sem"], "{spec}");
+        assert_eq!(by_spec["per_split"], by_flags["per_split"], "{spec}");
+    }
+    assert!(
+        (with(&["--spec", "{kind: rsa}"])["score"].as_f64().unwrap()
+            - golden_value("compare_spearman"))
+        .abs()
+            < 1e-6
+    );
+    for (spec, says) in [
+        ("{kind: pls}", "pls"),
+        ("{kind: cka, debiassed: true}", "debiassed"),
+        (
+            "{kind: predictivity, regression: {kind: pls, n_components: 0}}",
+            "component",
+        ),
+    ] {
+        let mut all = base.to_vec();
+        all.extend(["--spec", spec]);
+        let out = harness(&all);
+        assert!(!out.status.success(), "{spec}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--spec") && err.contains(says),
+            "{spec}: {err}"
+        );
+    }
 }
 
 #[test]

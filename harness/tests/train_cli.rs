@@ -1,39 +1,13 @@
 //! `harness train` end to end on Fashion-MNIST (the Debian package installed by setup.sh) and
 //! CIFAR-10 (the data mirror).
 
-use std::process::{Command, Output};
+mod support;
+
+use support::{harness, walk};
+
+use std::process::Command;
 
 use model_zoo::rules::deep_feedback_control::FeedbackWeights;
-
-/// The shared data mirror (CIFAR-10): `CORTEXBENCH_MIRROR`, else `../shared/brain-data`.
-fn mirror() -> std::path::PathBuf {
-    std::env::var_os("CORTEXBENCH_MIRROR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/brain-data")
-        })
-}
-
-fn harness(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(args)
-        .env("CORTEXBENCH_MIRROR", mirror())
-        .output()
-        .expect("harness runs")
-}
-
-/// Every path under `dir`.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = vec![];
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(walk(&path));
-        }
-        found.push(path);
-    }
-    found
-}
 
 #[test]
 fn an_operating_system_error_is_printed_once() {

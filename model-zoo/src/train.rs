@@ -356,7 +356,7 @@ fn run(
         config.activation,
         config.seed,
     )?;
-    let mut rule = config.rule.build(&net, config.seed.wrapping_add(1));
+    let mut rule = config.rule.build(&net, config.seed.wrapping_add(1))?;
     let mut optimizer = Optimizer::new(config.optimizer, &net);
     let mut streams = Streams {
         shuffle: ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(2)),

@@ -119,6 +119,6 @@ fn built_rules_report_the_names_their_configs_use() {
         RuleConfig::Nc(PerturbationOptions::default()),
         RuleConfig::Nmnc(ManifoldOptions::default()),
     ] {
-        assert_eq!(config.build(&net, 0).name(), config.name());
+        assert_eq!(config.build(&net, 0).unwrap().name(), config.name());
     }
 }

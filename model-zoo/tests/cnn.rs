@@ -177,7 +177,7 @@ fn perturbation_and_control_rules_run_on_the_cnn_and_point_downhill() {
         RuleConfig::Nmnc(ManifoldOptions::default()),
         RuleConfig::Dfc(dfc),
     ] {
-        let mut built = rule.build(&net, 9);
+        let mut built = rule.build(&net, 9).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let updates = built
             .updates(&net, &forward, &train_set.y, &mut rng)

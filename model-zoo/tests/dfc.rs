@@ -68,8 +68,8 @@ fn simulated_controller_dynamics_settle_at_the_linearised_steady_state() {
         ..steady
     };
     // Same seed, same feedback weights; learn them so the controlled network is stable.
-    let mut a = DeepFeedbackControl::new(&net, steady, 3);
-    let mut b = DeepFeedbackControl::new(&net, simulated, 3);
+    let mut a = DeepFeedbackControl::new(&net, steady, 3).unwrap();
+    let mut b = DeepFeedbackControl::new(&net, simulated, 3).unwrap();
     for _ in 0..300 {
         a.learn_feedback(&net, &forward).unwrap();
         b.learn_feedback(&net, &forward).unwrap();

@@ -128,12 +128,13 @@ fn nmnc_estimates_point_closer_to_the_gradient_than_nc_at_equal_perturbations() 
         perturbations: 8,
         sigma: 1e-3,
     };
-    let mut nc = RuleConfig::Nc(perturbation).build(&net, 5);
+    let mut nc = RuleConfig::Nc(perturbation).build(&net, 5).unwrap();
     let mut nmnc = RuleConfig::Nmnc(ManifoldOptions {
         perturbation,
         ..ManifoldOptions::default()
     })
-    .build(&net, 5);
+    .build(&net, 5)
+    .unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(6);
     let (mut nc_sum, mut nmnc_sum) = (0.0, 0.0);
     for batch in 0..6 {

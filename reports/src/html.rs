@@ -203,7 +203,7 @@ fn leaderboard_html(board: &Leaderboard) -> String {
                 .map_or("–".into(), |[lo, hi]| format!("[{lo:.3}, {hi:.3}]")),
             r.raw,
             num(r.ceiling),
-            normalization_cell(&r.normalization),
+            normalization_cell(r),
             flag(e.tied_with_best),
             flag(e.above_untrained),
         ));
@@ -220,17 +220,18 @@ fn leaderboard_html(board: &Leaderboard) -> String {
 }
 
 /// The normalisation, or "none" with the reason on hover.
-fn normalization_cell(text: &str) -> String {
-    match text.strip_prefix("none") {
-        Some(reason) => format!(
+fn normalization_cell(row: &ScoreRow) -> String {
+    match &row.normalization {
+        Some(formula) => format!("<td>{}</td>", escape(formula)),
+        None => format!(
             "<td title=\"{}\">none</td>",
             escape(
-                reason
+                row.ceiling_method
+                    .trim_start_matches("none")
                     .trim_start_matches([' ', '(', ':'])
                     .trim_end_matches(')')
             )
         ),
-        None => format!("<td>{}</td>", escape(text)),
     }
 }
 

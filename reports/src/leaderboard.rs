@@ -115,10 +115,17 @@ pub struct TiedGroup {
 }
 
 /// The leaderboard format this version writes.
-pub const LEADERBOARD_FORMAT: &str = "cortexbench-leaderboard-2";
+/// Format 3 gives the ceiling's method a field of its own (`ceiling_method`) and leaves
+/// `normalization` empty without a ceiling.
+pub const LEADERBOARD_FORMAT: &str = "cortexbench-leaderboard-3";
 
-/// Earlier formats [`Leaderboard::load`] still reads (entries without intervals).
-const READABLE_FORMATS: [&str; 2] = ["cortexbench-leaderboard-1", LEADERBOARD_FORMAT];
+/// Earlier formats [`Leaderboard::load`] still reads (1: entries without intervals; 1 and 2:
+/// the reason for a missing ceiling in `normalization`).
+const READABLE_FORMATS: [&str; 3] = [
+    "cortexbench-leaderboard-1",
+    "cortexbench-leaderboard-2",
+    LEADERBOARD_FORMAT,
+];
 
 impl Leaderboard {
     /// The selected rows of `rows` as entries of one seed each, without intervals or tests,
@@ -239,7 +246,7 @@ impl Leaderboard {
                 .entries
                 .iter()
                 .filter(|e| e.row.normalized.is_some())
-                .map(|e| e.row.normalization.as_str())
+                .filter_map(|e| e.row.normalization.as_deref())
                 .collect();
             n.sort_unstable();
             n.dedup();

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// One layer of one model scored on one benchmark.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredScoreRow")]
 pub struct ScoreRow {
     /// The model's name (zoo name or file stem).
     pub model: String,
@@ -29,8 +30,11 @@ pub struct ScoreRow {
     pub ceiling: Option<f64>,
     /// Ceiling-normalised score, when there is a ceiling.
     pub normalized: Option<f64>,
-    /// How `normalized` was computed, or why there is no ceiling.
-    pub normalization: String,
+    /// How `normalized` was computed from raw and ceiling (`raw/ceiling`, …); `None` without
+    /// a ceiling.
+    pub normalization: Option<String>,
+    /// How the ceiling was measured, or why the benchmark has none (`none: …`).
+    pub ceiling_method: String,
     /// Raw score on the selection half, which chooses the layer.
     pub selection_score: f64,
     /// Whether this layer was chosen for the leaderboard.
@@ -40,6 +44,62 @@ pub struct ScoreRow {
     /// Training seed of the network (the run's seed for ONNX models and checkpoints; the
     /// stimulus split and projections always use the run's seed).
     pub seed: u64,
+}
+
+/// A [`ScoreRow`] as files hold it. Runs before the ceiling's method had a column of its own
+/// wrote `normalization: "none: <why>"` for benchmarks without a ceiling; they read as no
+/// normalisation, with that text as the ceiling's method.
+#[derive(Deserialize)]
+struct StoredScoreRow {
+    model: String,
+    rule: String,
+    architecture: String,
+    layer: String,
+    layer_index: usize,
+    benchmark: String,
+    region: String,
+    metric: String,
+    raw: f64,
+    sem: Option<f64>,
+    ceiling: Option<f64>,
+    normalized: Option<f64>,
+    normalization: Option<String>,
+    #[serde(default)]
+    ceiling_method: Option<String>,
+    selection_score: f64,
+    selected: bool,
+    n_stimuli: usize,
+    seed: u64,
+}
+
+impl From<StoredScoreRow> for ScoreRow {
+    fn from(s: StoredScoreRow) -> ScoreRow {
+        let (normalization, ceiling_method) = match (s.normalization, s.ceiling_method) {
+            (normalization, Some(method)) => (normalization, method),
+            (Some(old), None) if old.starts_with("none") => (None, old),
+            (normalization, None) => (normalization, String::new()),
+        };
+        ScoreRow {
+            model: s.model,
+            rule: s.rule,
+            architecture: s.architecture,
+            layer: s.layer,
+            layer_index: s.layer_index,
+            benchmark: s.benchmark,
+            region: s.region,
+            metric: s.metric,
+            raw: s.raw,
+            sem: s.sem,
+            ceiling: s.ceiling,
+            normalized: s.normalized,
+            normalization,
+            ceiling_method,
+            selection_score: s.selection_score,
+            selected: s.selected,
+            n_stimuli: s.n_stimuli,
+            seed: s.seed,
+        }
+    }
 }
 
 impl ScoreRow {
@@ -125,7 +185,8 @@ mod tests {
             sem: None,
             ceiling: None,
             normalized: None,
-            normalization: "none".into(),
+            normalization: None,
+            ceiling_method: "none: synthetic".into(),
             selection_score: 0.4,
             selected: true,
             n_stimuli: 320,
@@ -142,5 +203,32 @@ mod tests {
         assert_eq!(a.row_key(), row("conv1", 1).row_key());
         assert_eq!(a.entry_key(), b.entry_key());
         assert_eq!(a.entry_key(), c.entry_key());
+    }
+
+    /// The normalisation and the ceiling's method are two fields; rows written before the
+    /// split (the reason for a missing ceiling in `normalization`) read into both.
+    #[test]
+    fn rows_round_trip_and_rows_of_earlier_runs_read_into_the_two_fields() {
+        let mut normalised = row("conv1", 1);
+        normalised.ceiling = Some(0.8);
+        normalised.normalized = Some(0.5);
+        normalised.normalization = Some("raw/ceiling".into());
+        normalised.ceiling_method = "split-half".into();
+        for r in [row("conv1", 1), normalised] {
+            let json = serde_json::to_string(&r).unwrap();
+            assert_eq!(serde_json::from_str::<ScoreRow>(&json).unwrap(), r);
+        }
+        let mut old = serde_json::to_value(row("conv1", 1)).unwrap();
+        let fields = old.as_object_mut().unwrap();
+        fields.remove("ceiling_method");
+        fields.insert("normalization".into(), "none: one pooled RDM".into());
+        let read: ScoreRow = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(read.normalization, None);
+        assert_eq!(read.ceiling_method, "none: one pooled RDM");
+        let fields = old.as_object_mut().unwrap();
+        fields.insert("normalization".into(), "raw/ceiling".into());
+        let read: ScoreRow = serde_json::from_value(old).unwrap();
+        assert_eq!(read.normalization.as_deref(), Some("raw/ceiling"));
+        assert_eq!(read.ceiling_method, "");
     }
 }

@@ -36,7 +36,13 @@ pub fn data_frame(rows: &[ScoreRow]) -> Result<DataFrame> {
             "normalized".into(),
             rows.iter().map(|r| r.normalized).collect::<Vec<_>>(),
         ),
-        Column::new("normalization".into(), text(|r| &r.normalization)),
+        Column::new(
+            "normalization".into(),
+            rows.iter()
+                .map(|r| r.normalization.clone())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new("ceiling_method".into(), text(|r| &r.ceiling_method)),
         Column::new(
             "selection_score".into(),
             rows.iter().map(|r| r.selection_score).collect::<Vec<_>>(),
@@ -113,7 +119,12 @@ pub fn write_leaderboard_tables(dir: &Path, board: &crate::Leaderboard) -> Resul
             "normalized".into(),
             e.iter().map(|x| x.row.normalized).collect::<Vec<_>>(),
         ),
-        Column::new("normalization".into(), text(|x| &x.row.normalization)),
+        Column::new(
+            "normalization".into(),
+            e.iter()
+                .map(|x| x.row.normalization.clone())
+                .collect::<Vec<_>>(),
+        ),
         Column::new(
             "n_seeds".into(),
             e.iter().map(|x| x.n_seeds as u32).collect::<Vec<_>>(),

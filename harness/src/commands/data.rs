@@ -1,35 +1,11 @@
 //! `harness datasets` and `harness fetch`: what data exists, and getting it verified.
 
-use std::path::PathBuf;
-
 use anyhow::{Context, Result};
-use brain_data::{Benchmark, Catalog, DataStore, Dataset, Location, TargetData};
+use brain_data::{BenchmarkSpec, Catalog, DataStore, Dataset, Location, TargetData};
 use clap::Args;
 
 use crate::ceilings;
-
-/// Options shared by commands that read data.
-#[derive(Args, Debug, Clone)]
-pub struct DataArgs {
-    /// Cache folder (default: $XDG_CACHE_HOME/cortexbench or ~/.cache/cortexbench).
-    #[arg(long, global = true)]
-    pub data_dir: Option<PathBuf>,
-    /// Never download; use only the cache, CORTEXBENCH_MIRROR and system folders.
-    #[arg(long, global = true)]
-    pub offline: bool,
-}
-
-impl DataArgs {
-    /// The data store these options describe.
-    pub fn store(&self) -> Result<DataStore> {
-        let store = DataStore::from_env(self.data_dir.clone())?;
-        Ok(if self.offline {
-            store.offline(true)
-        } else {
-            store
-        })
-    }
-}
+use crate::data_args::DataArgs;
 
 /// Arguments of `harness datasets`.
 #[derive(Args, Debug)]
@@ -118,7 +94,7 @@ fn benchmarks(store: &DataStore, catalog: &Catalog) -> Result<()> {
         "{:<26} {:<26} {:<7} {:<9} {:>8} {:>8}  ceiling method",
         "benchmark", "dataset", "region", "metric", "stimuli", "ceiling"
     );
-    for b in Benchmark::builtin() {
+    for b in BenchmarkSpec::builtin() {
         let target = b
             .load_target(store, catalog)
             .with_context(|| format!("loading the target of {}", b.id))?;
@@ -136,7 +112,7 @@ fn benchmarks(store: &DataStore, catalog: &Catalog) -> Result<()> {
             b.id,
             b.dataset,
             b.region,
-            ceilings::metric_of(&b)?.name(),
+            b.metric.name(),
             n_stimuli,
             value,
             ceiling.method

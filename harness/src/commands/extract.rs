@@ -12,8 +12,8 @@ use model_zoo::{ExtractionOptions, RandomProjection};
 use ndarray::{Array2, Array3};
 use serde::Serialize;
 
-use super::data::DataArgs;
 use crate::candidates::{extract, open_candidate, parse_shape, preprocessing_for};
+use crate::data_args::DataArgs;
 use crate::run_config::ModelSpec;
 
 /// Arguments of `harness extract`.
@@ -111,7 +111,7 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
     let benchmark = args
         .benchmark
         .as_deref()
-        .map(brain_data::Benchmark::find)
+        .map(brain_data::BenchmarkSpec::find)
         .transpose()?;
     let data = match &benchmark {
         Some(b) => Some(
@@ -139,7 +139,7 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
     let spec = ModelSpec::from_file(&args.model, spec_layers, args.input_shape)?;
     let mut training_sets = crate::training_data::Loaded::new(&store);
     let quiet = indicatif::ProgressBar::hidden();
-    let zoo = store.cache_dir().join("zoo");
+    let zoo = crate::data_args::zoo_folder(None, &store);
     let mut candidate = open_candidate(&spec, args.seed, &zoo, &mut training_sets, &quiet, &[])?;
     if is_checkpoint && !args.layers.is_empty() {
         for layer in &args.layers {
@@ -168,7 +168,10 @@ pub fn run(args: &ExtractArgs) -> Result<()> {
             seed: args.seed,
         }),
     };
-    let (activations, records) = extract(
+    let crate::candidates::Extracted {
+        activations,
+        layers: records,
+    } = extract(
         &mut candidate,
         stimuli,
         None,
@@ -425,7 +428,7 @@ mod tests {
 
         // What `score` extracts: the run's extraction options and cached inputs.
         let store = args.data.store().unwrap();
-        let benchmark = brain_data::Benchmark::find(benchmark_id).unwrap();
+        let benchmark = brain_data::BenchmarkSpec::find(benchmark_id).unwrap();
         let data = benchmark.load(&store, &Catalog::builtin()).unwrap();
         let mut config = crate::run_config::RunConfig::default_run(None);
         config.seed = 1;
@@ -438,7 +441,7 @@ mod tests {
         let preprocessing = preprocessing_for(&benchmark.preprocessing, &candidate).unwrap();
         let mut cache_of_inputs = crate::candidates::ExtractionCache::default();
         let inputs = cache_of_inputs.inputs(&data, &preprocessing).unwrap();
-        let (scored, _) = extract(
+        let scored = extract(
             &mut candidate,
             &data.stimuli,
             inputs.as_deref(),
@@ -453,8 +456,8 @@ mod tests {
         let projected: Array2<f32> = ndarray_npy::read_npy(&wide_file).unwrap();
         assert_eq!(logits.dim(), (92, 1000));
         assert_eq!(projected.dim(), (92, 4096));
-        assert_eq!(&logits, scored.get("logits").unwrap());
-        assert_eq!(&projected, scored.get(wide).unwrap());
+        assert_eq!(&logits, scored.activations.get("logits").unwrap());
+        assert_eq!(&projected, scored.activations.get(wide).unwrap());
 
         let yaml = std::fs::read_to_string(out.join("extract.yaml")).unwrap();
         let sha = brain_data::sha256_file(&model).unwrap();
@@ -477,10 +480,13 @@ mod tests {
         );
 
         // The benchmark's RSA on all stimuli, and `similarity --y-rdm` on the files.
-        let metric = crate::ceilings::metric_of(&benchmark).unwrap();
+        let metric = benchmark.metric.clone();
         let features = logits.mapv(f64::from);
-        let expected =
-            crate::scoring::score_features(&metric, features.view(), &data.target, None).unwrap();
+        let all: Vec<usize> = (0..92).collect();
+        let target = crate::scoring::NeuralData::of(&data.target, &all).unwrap();
+        let expected = metric
+            .score(features.view(), target.as_target(), None)
+            .unwrap();
         let evaluators::MetricSpec::Rsa { rdm, compare } = metric else {
             panic!("an RSA benchmark")
         };

@@ -5,19 +5,19 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use reports::{Leaderboard, ScoreRow, Status};
+use reports::Status;
 
-use super::data::DataArgs;
-use super::score::{RdmFigures, RunOutputs, execute, write_outputs};
+use crate::data_args::DataArgs;
 use crate::run_config::RunConfig;
+use crate::run_dir::{RunDir, RunOutputs, leaderboard_at};
 use crate::run_manifest::RunManifest;
 
 /// Arguments of `harness compare`.
 #[derive(Args, Debug)]
 pub struct CompareArgs {
-    /// The reference leaderboard (leaderboard.json of an earlier run).
+    /// The reference leaderboard: an earlier run's folder or its leaderboard.json.
     pub old: PathBuf,
-    /// The new leaderboard.
+    /// The new leaderboard: a run folder or its leaderboard.json.
     pub new: PathBuf,
     /// Largest drop of a score that still passes.
     #[arg(long, default_value_t = 0.01)]
@@ -34,8 +34,8 @@ pub fn compare(args: &CompareArgs) -> Result<ExitCode> {
     if args.tolerance.is_nan() || args.tolerance < 0.0 {
         bail!("--tolerance must be a non-negative number");
     }
-    let old = Leaderboard::load(&args.old)?;
-    let new = Leaderboard::load(&args.new)?;
+    let old = leaderboard_at(&args.old)?;
+    let new = leaderboard_at(&args.new)?;
     let differences = reports::compare(&old, &new, args.tolerance, args.significant);
     print!("{}", reports::difference_table(&differences));
     let noise = differences
@@ -135,81 +135,83 @@ fn check_shards_cover_the_run(manifests: &[RunManifest]) -> Result<()> {
     Ok(())
 }
 
-/// Rows of an optional JSON table beside a shard's results (absent: none).
-fn read_optional<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<Vec<T>> {
-    if !path.exists() {
-        return Ok(vec![]);
-    }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a cortexbench table", path.display()))
-}
-
 /// Combines shard outputs into one set of results, leaderboard and report.
 pub fn merge(args: &MergeArgs) -> Result<()> {
-    let mut rows: Vec<ScoreRow> = vec![];
-    let mut rdms = RdmFigures::default();
-    let mut geometry: Vec<reports::GeometryRow> = vec![];
-    let mut jacobian: Vec<reports::JacobianRow> = vec![];
-    let mut replicates: Vec<reports::BootstrapReplicates> = vec![];
-    let mut manifests: Vec<RunManifest> = vec![];
-    crate::output_dir::check_target(&args.out, args.overwrite)?;
-    for dir in &args.shards {
-        crate::output_dir::check_complete_run(dir)?;
+    let out = RunDir::new(&args.out);
+    out.check_writable(args.overwrite)?;
+    let shards: Vec<RunDir> = args.shards.iter().map(RunDir::new).collect();
+    for shard in &shards {
+        shard.check_complete()?;
     }
-    for dir in &args.shards {
-        let part = reports::read_results(&dir.join("results.json"))?;
-        for row in &part {
-            if rows.iter().any(|r| r.row_key() == row.row_key()) {
-                bail!(
-                    "{}: {} {} {} is also in another shard; merge each shard once",
-                    dir.display(),
-                    row.model,
-                    row.benchmark,
-                    row.layer
-                );
-            }
+    let mut manifests = vec![];
+    let mut merged: Option<RunOutputs> = None;
+    for shard in &shards {
+        let part = shard.read()?;
+        manifests.push(part.manifest.clone());
+        match &mut merged {
+            None => merged = Some(part),
+            Some(merged) => add_shard(merged, part)
+                .with_context(|| format!("merging {}", shard.path().display()))?,
         }
-        rows.extend(part);
-        let text = std::fs::read_to_string(dir.join("rdms.json"))
-            .with_context(|| format!("reading {}", dir.join("rdms.json").display()))?;
-        let figures: RdmFigures = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{}: not cortexbench RDM figures",
-                dir.join("rdms.json").display()
-            )
-        })?;
-        for panel in figures.panels {
-            // Every shard of a benchmark carries the brain's RDM; keep one.
-            if !rdms
-                .panels
-                .iter()
-                .any(|p| p.benchmark == panel.benchmark && p.title == panel.title)
-            {
-                rdms.panels.push(panel);
-            }
-        }
-        for row in read_optional::<reports::GeometryRow>(&dir.join("geometry.json"))? {
-            // Benchmarks on the same stimuli measure the same geometry; keep one.
-            if !geometry.iter().any(|g: &reports::GeometryRow| {
-                (&g.model, &g.layer, &g.stimuli) == (&row.model, &row.layer, &row.stimuli)
-            }) {
-                geometry.push(row);
-            }
-        }
-        jacobian.extend(read_optional::<reports::JacobianRow>(
-            &dir.join("jacobian_alignment.json"),
-        )?);
-        replicates.extend(read_optional::<reports::BootstrapReplicates>(
-            &dir.join("bootstrap.json"),
-        )?);
-        manifests.push(RunManifest::load(&dir.join("manifest.yaml"))?);
     }
+    let Some(mut merged) = merged else {
+        bail!("no shards to merge");
+    };
+    merged.manifest = merged_manifest(&manifests, &args.out)?;
+    out.write(&merged, args.overwrite)?;
+    eprintln!(
+        "merged {} shards ({} rows); report: {}",
+        args.shards.len(),
+        merged.rows.len(),
+        args.out.join("report.html").display()
+    );
+    Ok(())
+}
+
+/// Adds one shard's tables to `merged`: rows (each once), the brain's RDM and geometry once
+/// per benchmark's stimuli, Jacobian rows and bootstrap replicates.
+fn add_shard(merged: &mut RunOutputs, part: RunOutputs) -> Result<()> {
+    for row in &part.rows {
+        if merged.rows.iter().any(|r| r.row_key() == row.row_key()) {
+            bail!(
+                "{} {} {} is also in another shard; merge each shard once",
+                row.model,
+                row.benchmark,
+                row.layer
+            );
+        }
+    }
+    merged.rows.extend(part.rows);
+    for panel in part.rdms.panels {
+        // Every shard of a benchmark carries the brain's RDM; keep one.
+        if !merged
+            .rdms
+            .panels
+            .iter()
+            .any(|p| p.benchmark == panel.benchmark && p.title == panel.title)
+        {
+            merged.rdms.panels.push(panel);
+        }
+    }
+    for row in part.geometry {
+        // Benchmarks on the same stimuli measure the same geometry; keep one.
+        if !merged.geometry.iter().any(|g: &reports::GeometryRow| {
+            (&g.model, &g.layer, &g.stimuli) == (&row.model, &row.layer, &row.stimuli)
+        }) {
+            merged.geometry.push(row);
+        }
+    }
+    merged.jacobian.extend(part.jacobian);
+    merged.replicates.extend(part.replicates);
+    Ok(())
+}
+
+/// The manifest of the merged run: the shards' (one config, every shard of it) with their
+/// models, benchmarks, data files and times combined.
+fn merged_manifest(manifests: &[RunManifest], out: &std::path::Path) -> Result<RunManifest> {
     let Some(first) = manifests.first() else {
         bail!("no shards to merge");
     };
-    let mut manifest = first.clone();
     let same_run = |m: &RunManifest| {
         RunConfig {
             out: first.config.out.clone(),
@@ -223,8 +225,9 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
             other.config.out.display()
         );
     }
-    check_shards_cover_the_run(&manifests)?;
-    manifest.config.out = args.out.clone();
+    check_shards_cover_the_run(manifests)?;
+    let mut manifest = first.clone();
+    manifest.config.out = out.to_path_buf();
     manifest.shard = None;
     manifest.elapsed_seconds = manifests.iter().map(|m| m.elapsed_seconds).sum();
     for m in &manifests[1..] {
@@ -256,24 +259,7 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
         }
         manifest.onnx_runtime = manifest.onnx_runtime.clone().or(m.onnx_runtime.clone());
     }
-    let outputs = RunOutputs {
-        rows,
-        rdms,
-        manifest,
-        geometry,
-        jacobian,
-        replicates,
-    };
-    crate::output_dir::write_staged(&args.out, args.overwrite, |dir| {
-        write_outputs(dir, &outputs)
-    })?;
-    eprintln!(
-        "merged {} shards ({} rows); report: {}",
-        args.shards.len(),
-        outputs.rows.len(),
-        args.out.join("report.html").display()
-    );
-    Ok(())
+    Ok(manifest)
 }
 
 /// Arguments of `harness reproduce`.
@@ -302,24 +288,20 @@ pub struct ReproduceArgs {
 
 /// Reruns a manifest's config and compares every score with the original.
 pub fn reproduce(args: &ReproduceArgs) -> Result<ExitCode> {
+    let run_dir = RunDir::new(args.manifest.parent().unwrap_or(std::path::Path::new(".")));
     let manifest = RunManifest::load(&args.manifest)?;
-    let run_dir = args.manifest.parent().unwrap_or(std::path::Path::new("."));
-    let original = reports::read_results(&run_dir.join("results.json"))?;
+    let original = run_dir.results()?;
     let mut config = manifest.config.clone();
     config.out = args
         .out
         .clone()
-        .unwrap_or_else(|| run_dir.join("reproduction"));
+        .unwrap_or_else(|| run_dir.path().join("reproduction"));
     let store = args.data.store()?;
-    let zoo = match &args.zoo {
-        Some(dir) => dir.clone(),
-        None => store.cache_dir().join("zoo"),
-    };
-    crate::output_dir::check_target(&config.out, args.overwrite)?;
-    let outputs = execute(&config, manifest.shard, &store, &zoo, args.force)?;
-    crate::output_dir::write_staged(&config.out, args.overwrite, |dir| {
-        write_outputs(dir, &outputs)
-    })?;
+    let zoo = crate::data_args::zoo_folder(args.zoo.as_deref(), &store);
+    let rerun_dir = RunDir::new(&config.out);
+    rerun_dir.check_writable(args.overwrite)?;
+    let outputs = crate::run::execute(&config, manifest.shard, &store, &zoo, args.force)?;
+    rerun_dir.write(&outputs, args.overwrite)?;
     let same_machine = outputs.manifest.machine.same_hardware(&manifest.machine);
     // On the same hardware a rerun must be bit-identical; elsewhere BLAS kernels may round
     // differently, and differences up to the tolerance pass.

@@ -8,7 +8,8 @@ use clap::{Args, ValueEnum};
 use evaluators::predictivity::predictivity_on_splits;
 use evaluators::{
     BootstrapOptions, CeilingNormalization, CkaKernel, CkaOptions, CompareMethod,
-    ConfidenceInterval, CrossValidation, RdmMethod, Regression, RidgeCvCriterion, Split,
+    ConfidenceInterval, CrossValidation, MetricSpec, NeuralTarget, RdmMethod, Regression,
+    RidgeCvCriterion, Split,
 };
 use ndarray::{Array2, Array3, Ix2, Ix3};
 use serde::Serialize;
@@ -40,6 +41,9 @@ pub enum Metric {
     /// Alignment of x's class manifolds with y's (model vs brain, --labels) in the space of
     /// each class's stimuli.
     ManifoldAlignment,
+    /// The metric of `--spec`.
+    #[value(skip)]
+    Spec,
 }
 
 impl Metric {
@@ -53,6 +57,7 @@ impl Metric {
             Metric::Dimensionality => "dimensionality",
             Metric::Angles => "angles",
             Metric::ManifoldAlignment => "manifold_alignment",
+            Metric::Spec => "spec",
         }
     }
 
@@ -75,8 +80,13 @@ pub enum Format {
 #[derive(Args, Debug)]
 pub struct SimilarityArgs {
     /// Metric.
-    #[arg(long, value_enum)]
-    metric: Metric,
+    #[arg(long, value_enum, required_unless_present = "spec")]
+    metric: Option<Metric>,
+    /// Any benchmark metric as YAML, in the words of `benchmarks.yaml` and run configs'
+    /// `metrics:` (e.g. '{kind: predictivity, regression: {kind: ridge, alpha: 10}}'), scored
+    /// exactly as a benchmark scores it; instead of --metric and its options.
+    #[arg(long, conflicts_with = "metric")]
+    spec: Option<String>,
     /// Model representation: .npy, float32/float64, (stimuli, features).
     #[arg(long)]
     x: PathBuf,
@@ -177,6 +187,23 @@ pub struct SimilarityArgs {
     ceiling_splits: usize,
 }
 
+impl SimilarityArgs {
+    /// The metric: `--metric`, or [`Metric::Spec`] for `--spec`.
+    fn metric(&self) -> Metric {
+        self.metric.unwrap_or(Metric::Spec)
+    }
+
+    /// `--spec`, read strictly and checked.
+    fn metric_spec(&self) -> Result<MetricSpec> {
+        let text = self.spec.as_deref().unwrap_or_default();
+        let spec: MetricSpec = serde_norway::from_str(text)
+            .with_context(|| format!("--spec '{text}' is not a metric specification"))?;
+        spec.validate()
+            .with_context(|| format!("--spec '{text}'"))?;
+        Ok(spec)
+    }
+}
+
 /// Parses a value by the serde name its type uses in configs and reports.
 fn serde_name<T: DeserializeOwned>(s: &str) -> Result<T, String> {
     serde_json::from_value(Value::String(s.to_string())).map_err(|_| format!("unknown value '{s}'"))
@@ -208,7 +235,7 @@ impl SimilarityReport {
     /// A report naming its inputs, before any number is filled in.
     fn empty(args: &SimilarityArgs, y: Option<&Path>, n_stimuli: usize) -> Self {
         Self {
-            metric: args.metric,
+            metric: args.metric(),
             x: args.x.display().to_string(),
             y: y.map(|p| p.display().to_string()),
             n_stimuli,
@@ -240,9 +267,9 @@ pub fn run(args: &SimilarityArgs) -> Result<()> {
             "scoring {} (x) against {} (y) with {}",
             args.x.display(),
             y.display(),
-            args.metric.name()
+            args.metric().name()
         ),
-        None => format!("measuring {} of {}", args.metric.name(), args.x.display()),
+        None => format!("measuring {} of {}", args.metric().name(), args.x.display()),
     })?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -258,7 +285,7 @@ pub(crate) fn score(args: &SimilarityArgs) -> Result<SimilarityReport> {
     if !report.score.is_finite() {
         bail!(
             "{} is undefined for these inputs (it came out {})",
-            args.metric.name(),
+            args.metric().name(),
             report.score
         );
     }
@@ -268,9 +295,9 @@ pub(crate) fn score(args: &SimilarityArgs) -> Result<SimilarityReport> {
 fn measure(args: &SimilarityArgs) -> Result<SimilarityReport> {
     crate::memory::preflight(&memory_estimate(args), args.force)?;
     let x: Array2<f64> = npy_input::read_float::<Ix2>(&args.x, "x", false)?;
-    if args.metric.single_representation() {
+    if args.metric().single_representation() {
         if args.y.is_some() {
-            bail!("{} describes x alone: drop --y", args.metric.name());
+            bail!("{} describes x alone: drop --y", args.metric().name());
         }
         return geometry(args, x);
     }
@@ -280,7 +307,7 @@ fn measure(args: &SimilarityArgs) -> Result<SimilarityReport> {
     let Some(y_path) = &args.y else {
         bail!(
             "{} compares two representations: give --y",
-            args.metric.name()
+            args.metric().name()
         );
     };
     let y: Array2<f64> = npy_input::read_float::<Ix2>(y_path, "y", false)?;
@@ -299,13 +326,17 @@ fn measure(args: &SimilarityArgs) -> Result<SimilarityReport> {
         confidence: args.confidence,
         seed: args.seed,
     });
-    match args.metric {
+    match args.metric() {
         Metric::Rsa => {
-            let rx = evaluators::compute_rdm(x.view(), args.rdm)?;
-            let ry = evaluators::compute_rdm(y.view(), args.rdm)?;
-            report.score = evaluators::compare_rdms(&rx, &ry, args.compare)?;
+            let metric = MetricSpec::Rsa {
+                rdm: args.rdm,
+                compare: args.compare,
+            };
+            report.score = metric.score(x.view(), responses(&y), None)?.value;
             report.options = json!({ "rdm": args.rdm, "compare": args.compare });
             if let Some(b) = bootstrap {
+                let rx = evaluators::compute_rdm(x.view(), args.rdm)?;
+                let ry = evaluators::compute_rdm(y.view(), args.rdm)?;
                 report.confidence_interval =
                     Some(evaluators::bootstrap_rsa(&rx, &ry, args.compare, b)?);
             }
@@ -321,7 +352,9 @@ fn measure(args: &SimilarityArgs) -> Result<SimilarityReport> {
                 kernel,
                 debiased: !args.biased,
             };
-            report.score = evaluators::cka(x.view(), y.view(), options)?;
+            report.score = MetricSpec::Cka { options }
+                .score(x.view(), responses(&y), None)?
+                .value;
             report.options = serde_json::to_value(options)?;
             if let Some(b) = bootstrap {
                 report.confidence_interval =
@@ -343,6 +376,7 @@ fn measure(args: &SimilarityArgs) -> Result<SimilarityReport> {
             report.options = json!({ "k": args.k });
             report.details = Some(serde_json::to_value(alignment)?);
         }
+        Metric::Spec => score_spec(args, &x, &y, &mut report)?,
         Metric::Capacity | Metric::Dimensionality => unreachable!("single-representation"),
     }
     Ok(report)
@@ -364,7 +398,7 @@ fn memory_estimate(args: &SimilarityArgs) -> crate::memory::Estimate {
     };
     let ((n, kx), (_, ky)) = (shape(Some(&args.x)), shape(args.y.as_ref()));
     let (n, kx, ky) = (n as u64, kx as u64, ky as u64);
-    let work = match args.metric {
+    let work = match args.metric() {
         Metric::Pls | Metric::Ridge => 8 * n * kx * 8 + 3 * n * ky * 8 + 3 * n * n * 8,
         _ => 4 * n * n * 8 + 2 * n * kx.max(ky) * 8,
     };
@@ -375,7 +409,7 @@ fn memory_estimate(args: &SimilarityArgs) -> crate::memory::Estimate {
     crate::memory::Estimate {
         parts: vec![
             part("the inputs", 2 * n * (kx + ky) * 8),
-            part(&format!("{} on {n} stimuli", args.metric.name()), work),
+            part(&format!("{} on {n} stimuli", args.metric().name()), work),
         ],
     }
 }
@@ -385,7 +419,7 @@ fn required_labels(args: &SimilarityArgs, stimuli: usize) -> Result<Vec<i64>> {
         Some(path) => npy_input::read_stimulus_labels(path, stimuli),
         None => bail!(
             "{} needs --labels (one class per stimulus)",
-            args.metric.name()
+            args.metric().name()
         ),
     }
 }
@@ -393,7 +427,7 @@ fn required_labels(args: &SimilarityArgs, stimuli: usize) -> Result<Vec<i64>> {
 /// Capacity or dimensionality of x alone.
 fn geometry(args: &SimilarityArgs, x: Array2<f64>) -> Result<SimilarityReport> {
     let mut report = SimilarityReport::empty(args, None, x.nrows());
-    if args.metric == Metric::Capacity {
+    if args.metric() == Metric::Capacity {
         let labels = required_labels(args, x.nrows())?;
         let options = evaluators::CapacityOptions {
             kappa: args.kappa,
@@ -416,13 +450,37 @@ fn geometry(args: &SimilarityArgs, x: Array2<f64>) -> Result<SimilarityReport> {
     Ok(report)
 }
 
+/// `--spec`'s metric against y, as a benchmark scores it (`MetricSpec::score`).
+fn score_spec(
+    args: &SimilarityArgs,
+    x: &Array2<f64>,
+    y: &Array2<f64>,
+    report: &mut SimilarityReport,
+) -> Result<()> {
+    let metric = args.metric_spec()?;
+    let labels = args
+        .labels
+        .as_deref()
+        .map(|path| npy_input::read_stimulus_labels(path, x.nrows()))
+        .transpose()?;
+    let score = metric.score(x.view(), responses(y), labels.as_deref())?;
+    report.score = score.value;
+    report.sem = score.sem;
+    report.options = json!({ "metric": metric, "stratified": labels.is_some() });
+    if let Some(p) = score.predictivity {
+        report.per_split = Some(p.per_split.clone());
+        report.details = Some(serde_json::to_value(p)?);
+    }
+    Ok(())
+}
+
 fn score_predictivity(
     args: &SimilarityArgs,
     x: &Array2<f64>,
     y: &Array2<f64>,
     report: &mut SimilarityReport,
 ) -> Result<()> {
-    let regression = match (args.metric, args.alpha) {
+    let regression = match (args.metric(), args.alpha) {
         (Metric::Pls, _) => Regression::Pls {
             n_components: args.components,
         },
@@ -465,13 +523,14 @@ fn score_predictivity(
         }
         _ => {
             report.options = json!({ "regression": regression, "cross_validation": cv, "stratified": labels.is_some() });
-            evaluators::cross_validated_predictivity(
-                x.view(),
-                y.view(),
-                labels.as_deref(),
-                &regression,
-                &cv,
-            )?
+            let metric = MetricSpec::Predictivity {
+                regression,
+                cross_validation: cv,
+            };
+            metric
+                .score(x.view(), responses(y), labels.as_deref())?
+                .predictivity
+                .expect("predictivity reports its splits")
         }
     };
     report.score = result.score;
@@ -525,8 +584,19 @@ fn rsa_against_rdms(
     x: Array2<f64>,
     path: &Path,
 ) -> Result<SimilarityReport> {
-    if args.metric != Metric::Rsa {
-        bail!("--y-rdm gives RDMs, which only --metric rsa compares");
+    let metric = match args.metric() {
+        Metric::Rsa => MetricSpec::Rsa {
+            rdm: args.rdm,
+            compare: args.compare,
+        },
+        Metric::Spec => args.metric_spec()?,
+        _ => bail!("--y-rdm gives RDMs, which only --metric rsa compares"),
+    };
+    if !metric.accepts_rdms() {
+        bail!(
+            "--y-rdm gives RDMs, which a {} metric cannot score",
+            metric.name()
+        );
     }
     let stack: Array3<f64> = match npy_input::read_float::<ndarray::IxDyn>(path, "RDM", false)? {
         a if a.ndim() == 2 => a
@@ -560,17 +630,12 @@ fn rsa_against_rdms(
                 .with_context(|| format!("{}: RDM {i}", path.display()))
         })
         .collect::<Result<Vec<_>>>()?;
-    let model = evaluators::compute_rdm(x.view(), args.rdm)?;
-    let values = brain
-        .iter()
-        .map(|b| evaluators::compare_rdms(&model, b, args.compare))
-        .collect::<Result<Vec<f64>, _>>()?;
-    let (mean, sem) = evaluators::stats::mean_and_sem(&values);
+    let score = metric.score(x.view(), NeuralTarget::Rdms(&brain), None)?;
     let mut report = SimilarityReport::empty(args, Some(path), n);
-    report.score = mean;
-    report.sem = (k > 1).then_some(sem);
-    report.options = json!({ "rdm": args.rdm, "compare": args.compare, "rdms": k });
-    report.details = Some(json!({ "per_rdm": values }));
+    report.score = score.value;
+    report.sem = score.sem;
+    report.options = json!({ "metric": metric, "rdms": k });
+    report.details = Some(json!({ "per_rdm": score.parts }));
     if args.bootstrap > 0 {
         if k > 1 {
             bail!("--bootstrap resamples stimuli against one RDM; give a single RDM");
@@ -580,14 +645,20 @@ fn rsa_against_rdms(
             confidence: args.confidence,
             seed: args.seed,
         };
+        let MetricSpec::Rsa { rdm, compare } = metric else {
+            unreachable!("only RSA accepts RDMs")
+        };
+        let model = evaluators::compute_rdm(x.view(), rdm)?;
         report.confidence_interval = Some(evaluators::bootstrap_rsa(
-            &model,
-            &brain[0],
-            args.compare,
-            options,
+            &model, &brain[0], compare, options,
         )?);
     }
     Ok(report)
+}
+
+/// `y` as the responses a metric compares with.
+fn responses(y: &Array2<f64>) -> NeuralTarget<'_> {
+    NeuralTarget::Responses(y.view())
 }
 
 fn print_text(r: &SimilarityReport) {

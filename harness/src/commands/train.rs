@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use model_zoo::manifest::{Manifest, ManifestEntry};
 use model_zoo::{EpochRecord, Preset, Rule, RuleConfig, TrainConfig, TrainingData};
 
-use super::data::DataArgs;
+use crate::data_args::DataArgs;
 
 /// Arguments of `harness train`.
 #[derive(Args, Debug)]
@@ -74,10 +74,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let (train_set, test_set) = (&sets.train, &sets.test);
 
     let name = model_name(&config);
-    let zoo = match &args.zoo {
-        Some(dir) => dir.clone(),
-        None => store.cache_dir().join("zoo"),
-    };
+    let zoo = crate::data_args::zoo_folder(args.zoo.as_deref(), &store);
     let out = zoo.join(&name);
     // Two processes training the same model into one zoo take turns instead of writing one
     // folder at once.

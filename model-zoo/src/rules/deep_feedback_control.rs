@@ -210,7 +210,10 @@ impl DeepFeedbackControl {
     /// Random feedback weights for `net`, drawn from `seed`: Glorot-scaled when fixed; when
     /// learned, a hundred times smaller, so that the controlled network starts stable (JQ ≈ 0)
     /// and Q grows along the Jacobian's row space.
-    pub fn new(net: &Network, options: DfcOptions, seed: u64) -> Self {
+    /// Errors on options out of range (non-positive step sizes or noise, negative gain or
+    /// decay).
+    pub fn new(net: &Network, options: DfcOptions, seed: u64) -> Result<Self> {
+        options.check()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let classes = net.layers.last().expect("a layer").weight.nrows();
         let scale = match options.feedback {
@@ -222,12 +225,12 @@ impl DeepFeedbackControl {
             .iter()
             .map(|l| random_feedback(l.pre_units(), classes, &mut rng) * scale)
             .collect();
-        DeepFeedbackControl {
+        Ok(DeepFeedbackControl {
             options,
             feedback,
             noise_rng: ChaCha8Rng::seed_from_u64(seed.wrapping_add(1)),
             pretrained: false,
-        }
+        })
     }
 
     /// The feedback weights Qᵢ, one `(units, classes)` matrix per layer.
@@ -626,7 +629,6 @@ impl DeepFeedbackControl {
         labels: &[u8],
         jacobian: &[Vec<Array2<f32>>],
     ) -> Result<ControlledState> {
-        self.options.check()?;
         // −λ ∂L/∂r_L per example (output_error is the gradient of the batch mean).
         let target_shift = output_error(forward.output(), labels)
             * (-self.options.target_step * forward.batch as f32);
@@ -665,7 +667,6 @@ impl LearningRule for DeepFeedbackControl {
         labels: &[u8],
         _: &mut ChaCha8Rng,
     ) -> Result<Updates> {
-        self.options.check()?;
         let jacobian = Jacobian::of(net, forward, self.options.needs_row_products());
         if !self.pretrained {
             if let FeedbackWeights::Trained { pretrain_steps, .. } = self.options.feedback {

@@ -316,25 +316,32 @@ impl RuleConfig {
         self.rule().name()
     }
 
-    /// Builds the rule for `net`; fixed random feedback is drawn from `seed`.
-    pub fn build(&self, net: &Network, seed: u64) -> Box<dyn LearningRule> {
-        match self {
+    /// Builds the rule for `net`; fixed random feedback is drawn from `seed`. The options are
+    /// checked here, once, so that a bad one is an error before the first step.
+    pub fn build(&self, net: &Network, seed: u64) -> Result<Box<dyn LearningRule>> {
+        Ok(match self {
             RuleConfig::Bp => Box::new(backprop::Backprop),
             RuleConfig::Fa => Box::new(feedback_alignment::FeedbackAlignment::new(net, seed)),
             RuleConfig::Dfa => Box::new(direct_feedback_alignment::DirectFeedbackAlignment::new(
                 net, seed,
             )),
             RuleConfig::SignSymmetry => Box::new(sign_symmetry::SignSymmetry),
-            RuleConfig::Nc(options) => Box::new(noise_correlation::NoiseCorrelation::new(*options)),
-            RuleConfig::Nmnc(options) => Box::new(
-                neural_manifold_noise_correlation::NeuralManifoldNoiseCorrelation::new(
-                    net, *options,
-                ),
-            ),
+            RuleConfig::Nc(options) => {
+                options.check()?;
+                Box::new(noise_correlation::NoiseCorrelation::new(*options))
+            }
+            RuleConfig::Nmnc(options) => {
+                options.check()?;
+                Box::new(
+                    neural_manifold_noise_correlation::NeuralManifoldNoiseCorrelation::new(
+                        net, *options,
+                    ),
+                )
+            }
             RuleConfig::Dfc(options) => Box::new(deep_feedback_control::DeepFeedbackControl::new(
                 net, *options, seed,
-            )),
-        }
+            )?),
+        })
     }
 }
 
@@ -378,6 +385,46 @@ pub(crate) fn random_feedback(rows: usize, cols: usize, rng: &mut ChaCha8Rng) ->
 #[cfg(test)]
 mod registry_tests {
     use super::*;
+
+    /// Options out of range are refused when the rule is built, before any step.
+    #[test]
+    fn bad_rule_options_are_refused_when_the_rule_is_built() {
+        let net = Network::mlp(&[4, 3, 2], crate::Activation::Relu, 1).unwrap();
+        let no_noise = perturbation::PerturbationOptions {
+            perturbations: 8,
+            sigma: 0.0,
+        };
+        let no_pairs = perturbation::PerturbationOptions {
+            perturbations: 0,
+            sigma: 1e-3,
+        };
+        let manifold = neural_manifold_noise_correlation::ManifoldOptions::default;
+        let bad = [
+            RuleConfig::Nc(no_noise),
+            RuleConfig::Nc(no_pairs),
+            RuleConfig::Nmnc(neural_manifold_noise_correlation::ManifoldOptions {
+                perturbation: no_noise,
+                ..manifold()
+            }),
+            RuleConfig::Nmnc(neural_manifold_noise_correlation::ManifoldOptions {
+                subspace: neural_manifold_noise_correlation::SubspaceSize::Components(0),
+                ..manifold()
+            }),
+            RuleConfig::Nmnc(neural_manifold_noise_correlation::ManifoldOptions {
+                covariance_decay: 1.0,
+                ..manifold()
+            }),
+            RuleConfig::Dfc(deep_feedback_control::DfcOptions {
+                target_step: -1.0,
+                ..Default::default()
+            }),
+        ];
+        for config in bad {
+            let err = config.build(&net, 1).err().expect("refused").to_string();
+            assert!(err.contains("needs"), "{config:?}: {err}");
+        }
+        assert!(RuleConfig::Nmnc(manifold()).build(&net, 1).is_ok());
+    }
 
     /// One name per rule: the registry's names are distinct, parse back to their rule, and
     /// are the tags configs use for the rule's options.

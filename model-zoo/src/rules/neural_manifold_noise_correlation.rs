@@ -72,6 +72,24 @@ impl Default for ManifoldOptions {
     }
 }
 
+impl ManifoldOptions {
+    /// The perturbation's checks, a non-empty subspace, a refresh interval of at least one
+    /// step and a decay in [0, 1).
+    pub(crate) fn check(&self) -> crate::Result<()> {
+        self.perturbation.check()?;
+        let subspace = match self.subspace {
+            SubspaceSize::Components(k) => k >= 1,
+            SubspaceSize::VarianceExplained(f) => f > 0.0 && f <= 1.0,
+        };
+        if !subspace || self.refresh_every == 0 || !(0.0..1.0).contains(&self.covariance_decay) {
+            return Err(crate::ZooError::Config(format!(
+                "NMNC needs a subspace of at least one component (or a variance fraction in (0, 1]), refresh_every >= 1 and covariance_decay in [0, 1): {self:?}"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// NMNC with its running activity statistics and current subspaces.
 #[derive(Debug, Clone)]
 pub struct NeuralManifoldNoiseCorrelation {

@@ -31,6 +31,18 @@ impl Default for PerturbationOptions {
     }
 }
 
+impl PerturbationOptions {
+    /// At least one perturbation, and a positive finite noise scale.
+    pub(crate) fn check(&self) -> crate::Result<()> {
+        if self.perturbations == 0 || !(self.sigma.is_finite() && self.sigma > 0.0) {
+            return Err(crate::ZooError::Config(format!(
+                "noise correlation needs at least one perturbation and a positive sigma: {self:?}"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Values per independently seeded stream of [`gaussian`] noise.
 const NOISE_CHUNK: usize = 1 << 16;
 
