@@ -8,6 +8,8 @@ without centring:
 
 - the spectrum: eigenvalues of K = X X^T / P above rounding level (descending), then one 0 for
   the null space, and the responses' variance share along each (the null space's together);
+- the ridge: alpha (relative) times the sum of the eigenvalues, the penalty per training
+  stimulus;
 - the theory at each training-set size p: kappa solving kappa = p a + kappa sum l/(p l + kappa)
   (scipy's brentq), gamma, the error modes, E_g, the error-mode radius and dimension;
 - the empirical error of ridge (penalty p a on X X^T) trained on given index sets (drawn here,
@@ -83,11 +85,13 @@ for centre in [True, False]:
     x = X - X.mean(0) if centre else X
     y = Y - Y.mean(0) if centre else Y
     lam, a = spectrum(x, y)
-    for alpha in ALPHAS:
+    for relative in ALPHAS:
+        alpha = relative * lam.sum()
         cases.append(
             {
                 "centre": centre,
-                "alpha": alpha,
+                "alpha": relative,
+                "ridge": alpha,
                 "eigenvalues": lam.tolist(),
                 "alignment": a.tolist(),
                 "theory": [theory(lam, a, alpha, p) for p in SIZES],

@@ -1,6 +1,8 @@
 //! Speed of the metrics at realistic sizes (see the README's performance table):
 //! RDM + Spearman on 2000 stimuli × 4096 features; debiased linear CKA 2000 × 4096 vs
-//! 2000 × 200; PLS-25 and ridge-CV with 10 splits on 640 stimuli × 16384 features → 50 neuroids.
+//! 2000 × 200; PLS-25 and ridge-CV with 10 splits on 640 stimuli × 16384 features → 50 neuroids;
+//! the spectral theory of neural prediction (Gram, eigendecomposition, theory and simulated
+//! learning curves at ten sizes, five trials each) on 640 stimuli × 56000 features → 50.
 //!
 //! The arrays are written once to `target/bench-data/*.npy` so that
 //! `scripts/bench_reference.py` can time the Python reference tools on identical inputs.
@@ -9,8 +11,9 @@ use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use evaluators::{
-    CkaOptions, CompareMethod, CrossValidation, RdmMethod, Regression, RidgeCvCriterion, cka,
-    compare_rdms, compute_rdm, cross_validated_predictivity, default_alpha_grid,
+    CkaOptions, CompareMethod, CrossValidation, RdmMethod, Regression, RidgeCvCriterion,
+    SpectralOptions, cka, compare_rdms, compute_rdm, cross_validated_predictivity,
+    default_alpha_grid, spectral_prediction,
 };
 use ndarray::Array2;
 use ndarray_npy::{read_npy, write_npy};
@@ -96,6 +99,14 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             cross_validated_predictivity(reg_x.view(), reg_y.view(), None, &ridge, &cv).unwrap()
         })
+    });
+    // The size the spectral theory must handle in 2 s: a V4 session's 640 images on a wide
+    // layer (56k features), generated in memory (460 MB as .npy).
+    let wide_x = features(640, 56_000, 7);
+    let wide_y = responses(&wide_x, 50, 8);
+    group.bench_function("spectral_prediction_640x56000_to_50", |b| {
+        let options = SpectralOptions::for_stimuli(640);
+        b.iter(|| spectral_prediction(wide_x.view(), wide_y.view(), &options).unwrap())
     });
     group.finish();
 }

@@ -18,8 +18,7 @@
 //! variance when centred).
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +28,9 @@ use crate::error::{MetricError, Result};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpectralOptions {
-    /// Ridge penalty per training stimulus (the regression uses pα on the unnormalised Gram).
+    /// Ridge penalty per training stimulus, relative to the trace of K/P (Σᵢ λᵢ), so that the
+    /// analysis does not depend on the features' scale: the regression's penalty is
+    /// p · alpha · Σᵢ λᵢ on the unnormalised Gram matrix.
     pub alpha: f64,
     /// Training-set sizes of the curves (each in 1..P).
     pub p: Vec<usize>,
@@ -42,7 +43,7 @@ pub struct SpectralOptions {
 }
 
 impl SpectralOptions {
-    /// The defaults for `n` stimuli: α = 1e-3, ten sizes from 5 % to 90 % of the stimuli,
+    /// The defaults for `n` stimuli: α = 1e-3 (relative to Σλ), ten sizes from 5 % to 90 % of the stimuli,
     /// five trials, seed 1, centred.
     pub fn for_stimuli(n: usize) -> SpectralOptions {
         let mut p: Vec<usize> = (1..=10)
@@ -112,6 +113,8 @@ pub struct SpectralPrediction {
     pub theory: Vec<TheoryPoint>,
     /// The empirical curve (empty with no trials).
     pub empirical: Vec<EmpiricalPoint>,
+    /// The absolute penalty per training stimulus: alpha · Σᵢ λᵢ.
+    pub ridge: f64,
     /// The options used.
     pub options: SpectralOptions,
 }
@@ -126,12 +129,14 @@ pub fn spectral_prediction(
     let gram = centred_gram(x, y, options)?;
     let y = prepared_responses(y, options.centre);
     let spectrum = spectrum_of_gram(&gram, y.view())?;
-    let theory = theory(&spectrum, options.alpha, &options.p)?;
-    let empirical = empirical_curve(&gram, y.view(), options)?;
+    let ridge = options.alpha * spectrum.eigenvalues.iter().sum::<f64>();
+    let theory = theory(&spectrum, ridge, &options.p)?;
+    let empirical = empirical_curve(&gram, y.view(), ridge, options)?;
     Ok(SpectralPrediction {
         spectrum,
         theory,
         empirical,
+        ridge,
         options: options.clone(),
     })
 }
@@ -219,7 +224,8 @@ pub fn spectrum_of_gram(gram: &Array2<f64>, y: ArrayView2<f64>) -> Result<Spectr
     })
 }
 
-/// The theory's error, modes and geometry at each training-set size.
+/// The theory's error, modes and geometry at each training-set size, for the absolute
+/// penalty `alpha` per training stimulus.
 pub fn theory(spectrum: &Spectrum, alpha: f64, sizes: &[usize]) -> Result<Vec<TheoryPoint>> {
     sizes
         .iter()
@@ -322,11 +328,13 @@ fn solve_kappa(lambdas: &[f64], p: f64, alpha: f64) -> Result<f64> {
     Ok(kappa)
 }
 
-/// Ridge from p random stimuli (penalty pα on the Gram matrix `gram`), the error measured on
-/// all stimuli and divided by the responses' total variance; `trials` seeded draws per size.
+/// Ridge from p random stimuli (absolute penalty p · `ridge` on the Gram matrix `gram`), the
+/// error measured on all stimuli and normalised as [`ridge_error`] does; `options.trials`
+/// seeded draws per size.
 pub fn empirical_curve(
     gram: &Array2<f64>,
     y: ArrayView2<f64>,
+    ridge: f64,
     options: &SpectralOptions,
 ) -> Result<Vec<EmpiricalPoint>> {
     if options.trials == 0 {
@@ -334,15 +342,15 @@ pub fn empirical_curve(
     }
     let n = gram.nrows();
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    let mut all: Vec<usize> = (0..n).collect();
     let mut points = Vec::with_capacity(options.p.len());
     for &p in &options.p {
         let mut trials = Vec::with_capacity(options.trials);
         for _ in 0..options.trials {
-            all.shuffle(&mut rng);
-            let mut train = all[..p].to_vec();
+            // The theory's training sets are p independent draws from the P stimuli (with
+            // replacement); so are the simulation's.
+            let mut train: Vec<usize> = (0..p).map(|_| rng.random_range(0..n)).collect();
             train.sort_unstable();
-            trials.push(ridge_error(gram, y, &train, options.alpha)?);
+            trials.push(ridge_error(gram, y, &train, ridge)?);
         }
         let (error, sem) = crate::stats::mean_and_sem(&trials);
         points.push(EmpiricalPoint {
@@ -355,7 +363,7 @@ pub fn empirical_curve(
     Ok(points)
 }
 
-/// The normalised error of ridge regression trained on the stimuli `train` (penalty
+/// The normalised error of ridge regression trained on the stimuli `train` (absolute penalty
 /// |train|·α on the Gram matrix), measured on all stimuli: Σ (ŷ − y)² / Σ y², the
 /// normalisation of the theory (`y` centred when the analysis centres).
 pub fn ridge_error(

@@ -14,16 +14,21 @@ use anyhow::{Context, Result};
 use brain_data::{BenchmarkSpec, Catalog, DataStore};
 use evaluators::MetricSpec;
 use model_zoo::Activations;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
 use reports::ScoreRow;
 
 use crate::candidates::{
     Candidate, ExtractionCache, INPUT_CACHE_BYTES, bar, extract, extraction_options,
     open_candidate, preprocessing_for, zoo_request,
 };
+use crate::comparison::stream_seed;
 use crate::protocol::{Benchmark, LayerScores, PreparedBenchmark, ProtocolSettings};
 use crate::run_config::RunConfig;
 use crate::run_dir::{RdmFigure, RdmFigures, RunOutputs};
 use crate::run_manifest::{self, BenchmarkRecord, MANIFEST_FORMAT, Machine, RunManifest};
+use crate::scoring::{Neural, NeuralData, subset_features};
 use crate::zoo_cache;
 
 /// Scores `config` (or one shard of it) and returns what is to be written.
@@ -81,6 +86,7 @@ pub fn execute(
         geometry: scored.geometry,
         jacobian,
         replicates: scored.replicates,
+        spectral: scored.spectral,
     })
 }
 
@@ -227,6 +233,9 @@ struct Scored {
     geometry: Vec<reports::GeometryRow>,
     /// (network, stimulus set) pairs whose category geometry is measured.
     geometry_done: Vec<(usize, String)>,
+    spectral: Vec<reports::SpectralRow>,
+    /// (network, response target) pairs whose spectral decomposition is measured.
+    spectral_done: Vec<(usize, String)>,
     extracted: ExtractionCache,
     onnx_runtime: Option<String>,
 }
@@ -357,6 +366,7 @@ impl Scored {
             )?);
             self.geometry_done.push((m, stimuli.name.clone()));
         }
+        self.spectral_once(config, m, candidate, prepared, activations)?;
         let score_bar = bar(
             activations.names().len(),
             "{msg:40} [{bar:30}] layer {pos}/{len}",
@@ -453,6 +463,103 @@ fn zoo_geometry(
         );
     }
     Ok(jacobian)
+}
+
+/// Stimuli of the spectral decomposition: a benchmark's own when it has at most this many,
+/// else a seeded subset (the V1 benchmark's 9500 patterns would need a 9500² eigenproblem per
+/// layer).
+const SPECTRAL_MAX_STIMULI: usize = 640;
+
+/// Random training sets per size of the spectral decomposition's simulated learning curve.
+const SPECTRAL_TRIALS: usize = 3;
+
+impl Scored {
+    /// The spectral theory of neural prediction for every layer of a primary network against
+    /// a response target, once per network and target (the V4 benchmarks share one).
+    fn spectral_once(
+        &mut self,
+        config: &RunConfig,
+        m: usize,
+        candidate: &Candidate,
+        prepared: &PreparedBenchmark,
+        activations: &Activations,
+    ) -> Result<()> {
+        let spec = &prepared.benchmark.spec;
+        let brain_data::TargetData::Responses(_) = &prepared.data.target else {
+            return Ok(());
+        };
+        let target = format!(
+            "{} {}{}",
+            spec.region,
+            spec.target.source,
+            spec.target
+                .options
+                .values()
+                .map(|v| format!(" {v}"))
+                .collect::<String>()
+        );
+        if !candidate.primary || self.spectral_done.contains(&(m, target.clone())) {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let n = prepared.data.stimuli.len();
+        let seed = stream_seed(config.seed, &["spectral", &target]);
+        let stimuli: Vec<usize> = if n > SPECTRAL_MAX_STIMULI {
+            let mut all: Vec<usize> = (0..n).collect();
+            all.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+            let mut kept = all[..SPECTRAL_MAX_STIMULI].to_vec();
+            kept.sort_unstable();
+            kept
+        } else {
+            (0..n).collect()
+        };
+        let responses = match NeuralData::of(&prepared.data.target, &stimuli)?.neural {
+            Neural::Responses(r) => r,
+            Neural::Rdms { .. } => return Ok(()),
+        };
+        let mut options = evaluators::SpectralOptions::for_stimuli(stimuli.len());
+        options.trials = SPECTRAL_TRIALS;
+        options.seed = seed;
+        for (index, (layer, features)) in activations.iter().enumerate() {
+            let x = subset_features(features, &stimuli);
+            let result = evaluators::spectral_prediction(x.view(), responses.view(), &options)
+                .with_context(|| {
+                    format!(
+                        "spectral decomposition of {} layer {layer} on {target}",
+                        candidate.name
+                    )
+                })?;
+            for point in &result.theory {
+                let empirical = result.empirical.iter().find(|e| e.p == point.p);
+                self.spectral.push(reports::SpectralRow {
+                    model: candidate.name.clone(),
+                    rule: candidate.rule.clone(),
+                    architecture: candidate.architecture.clone(),
+                    seed: candidate.seed,
+                    layer: layer.to_string(),
+                    layer_index: index,
+                    target: target.clone(),
+                    n_stimuli: stimuli.len(),
+                    p: point.p,
+                    alpha: options.alpha,
+                    theory: point.error,
+                    empirical: empirical.map(|e| e.error),
+                    empirical_sem: empirical.map(|e| e.sem),
+                    radius: point.radius,
+                    dimension: point.dimension,
+                });
+            }
+        }
+        self.spectral_done.push((m, target));
+        eprintln!(
+            "spectral: {} on {} stimuli of {} in {:.1} s",
+            candidate.name,
+            stimuli.len(),
+            spec.region,
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    }
 }
 
 /// The score table's rows of one model on one benchmark.

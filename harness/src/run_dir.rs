@@ -8,6 +8,7 @@
 //! | `bootstrap.json` | bootstrap replicates of every chosen layer |
 //! | `rdms.json` | RDM panels ([`RdmFigures`]) |
 //! | `geometry.*`, `jacobian_alignment.*` | population geometry |
+//! | `spectral.*` | the spectral theory of neural prediction per layer and response target |
 //! | `manifest.yaml` | config, data files, models, machine ([`RunManifest`]) |
 //! | `report.html` | the report |
 
@@ -40,6 +41,8 @@ pub struct RunOutputs {
     pub jacobian: Vec<reports::JacobianRow>,
     /// Bootstrap replicates of every network's chosen layer on every benchmark.
     pub replicates: Vec<reports::BootstrapReplicates>,
+    /// The spectral theory of neural prediction per model, layer and response target.
+    pub spectral: Vec<reports::SpectralRow>,
 }
 
 /// The RDM panels of a run (kept beside the results so that `harness merge` can redraw them).
@@ -143,6 +146,7 @@ impl RunDir {
             geometry: self.optional_json("geometry.json")?,
             jacobian: self.optional_json("jacobian_alignment.json")?,
             replicates: self.optional_json("bootstrap.json")?,
+            spectral: self.optional_json("spectral.json")?,
         })
     }
 
@@ -197,6 +201,7 @@ fn write_outputs(out: &Path, outputs: &RunOutputs) -> Result<reports::Leaderboar
         serde_json::to_string(&outputs.rdms)?.as_bytes(),
     )?;
     reports::write_geometry(out, &outputs.geometry, &outputs.jacobian)?;
+    reports::write_spectral(out, &outputs.spectral)?;
     let manifest = serde_norway::to_string(&outputs.manifest)?;
     reports::write_atomically(&out.join("manifest.yaml"), manifest.as_bytes())?;
     // The report shows the manifest without its list of data files (tens of thousands of
@@ -220,6 +225,7 @@ fn write_outputs(out: &Path, outputs: &RunOutputs) -> Result<reports::Leaderboar
             rdms: outputs.rdms.report_panels(),
             geometry: outputs.geometry.clone(),
             jacobian: outputs.jacobian.clone(),
+            spectral: outputs.spectral.clone(),
             manifest: shown,
         },
     )?;

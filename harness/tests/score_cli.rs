@@ -105,6 +105,28 @@ fn one_off_score_writes_tables_leaderboard_report_and_manifest_and_reproduces() 
             assert!(r.raw.is_finite() && r.raw.abs() <= 1.0, "{r:?}");
         }
     }
+    // The spectral decomposition of every layer against the V4 responses (the one response
+    // target here), ten training-set sizes each, with E_g = R_em √D_em.
+    let spectral: Vec<reports::SpectralRow> = serde_json::from_str(
+        &std::fs::read_to_string(out.join("spectral.json")).expect("spectral.json"),
+    )
+    .unwrap();
+    assert_eq!(spectral.len(), 4 * 10);
+    assert!(out.join("spectral.csv").is_file());
+    for r in &spectral {
+        assert_eq!(
+            (r.target.as_str(), r.n_stimuli),
+            ("V4 cowley2023 210325", 640)
+        );
+        assert!(
+            (r.radius * r.dimension.sqrt() - r.theory).abs() < 1e-9,
+            "{r:?}"
+        );
+        assert!(r.theory > 0.0 && r.empirical.unwrap() > 0.0, "{r:?}");
+    }
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("Spectral theory of neural prediction"));
+    assert!(report.contains("error-mode radius R_em"));
     // Ceilings: none for the monkey RDM, Nili upper bound for human IT, split-half for V4.
     let kiani = rows
         .iter()

@@ -514,3 +514,76 @@ fn a_closed_output_pipe_is_not_a_panic() {
         "{err}"
     );
 }
+
+/// `--metric spectral` prints the theory's learning curve of the numpy reference
+/// (`scripts/spectral_reference.py`) on the golden arrays, to 1e-8, next to a simulated one.
+#[test]
+fn spectral_theory_on_the_golden_arrays_matches_the_numpy_reference() {
+    let (x, y) = (golden("X.npy"), golden("Y.npy"));
+    let out = json_score(&[
+        "--metric",
+        "spectral",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--alpha",
+        "0.001",
+        "--p",
+        "5,10,20,30,40,50",
+        "--trials",
+        "3",
+    ]);
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../evaluators/tests/data/spectral_reference.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let case = reference["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["centre"] == true && c["alpha"].as_f64() == Some(0.001))
+        .unwrap();
+    let curves = out["details"]["curves"].as_array().unwrap();
+    assert_eq!(curves.len(), 6);
+    for (curve, want) in curves.iter().zip(case["theory"].as_array().unwrap()) {
+        for (field, reference_field) in [
+            ("theory", "error"),
+            ("radius", "radius"),
+            ("dimension", "dimension"),
+            ("kappa", "kappa"),
+        ] {
+            let (got, want) = (
+                curve[field].as_f64().unwrap(),
+                want[reference_field].as_f64().unwrap(),
+            );
+            assert!(
+                (got - want).abs() <= 1e-8 * want.abs().max(1.0),
+                "p {}: {field} {got} vs numpy {want}",
+                curve["p"]
+            );
+        }
+        assert!(curve["empirical"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(out["score"], curves[5]["theory"]);
+    assert_eq!(
+        out["details"]["top_error_modes"].as_array().unwrap().len(),
+        10
+    );
+    let bad = harness(&[
+        "--metric",
+        "spectral",
+        "--x",
+        p(&x),
+        "--y",
+        p(&y),
+        "--p",
+        "60",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("1..60"));
+}

@@ -14,6 +14,7 @@ use crate::geometry::{
 use crate::leaderboard::Leaderboard;
 use crate::plots::{RdmPanel, rdm_heatmap};
 use crate::rows::ScoreRow;
+use crate::spectral::SpectralRow;
 
 /// What goes into a report.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +31,8 @@ pub struct ReportInputs {
     pub geometry: Vec<GeometryRow>,
     /// Jacobian–manifold alignment per layer and k.
     pub jacobian: Vec<JacobianRow>,
+    /// The spectral theory of neural prediction per model layer and response target.
+    pub spectral: Vec<SpectralRow>,
     /// The run manifest (YAML), shown verbatim.
     pub manifest: String,
 }
@@ -105,6 +108,7 @@ pub fn render(inputs: &ReportInputs) -> Result<String> {
         );
     }
     body.push_str(&geometry_html(&inputs.geometry, &inputs.jacobian)?);
+    body.push_str(&spectral_html(&inputs.spectral)?);
     body.push_str("<h2 id=\"all-layers\">All layers</h2>\n");
     body.push_str(&rows_html(&inputs.rows));
     body.push_str("<h2 id=\"manifest\">Run manifest</h2>\n<pre>");
@@ -159,6 +163,36 @@ fn geometry_html(geometry: &[GeometryRow], jacobian: &[JacobianRow]) -> Result<S
          |∂logits/∂activity|² within the top-k principal components of the layer's activity, \
          against k / units for a random subspace (dashed). Tables: geometry.csv, \
          jacobian_alignment.csv.</p>\n",
+    );
+    Ok(html)
+}
+
+/// The spectral-theory section: per response target, the error-mode geometry of every
+/// layer and the learning curves of each model's best layer.
+fn spectral_html(rows: &[SpectralRow]) -> Result<String> {
+    let mut html = String::new();
+    if rows.is_empty() {
+        return Ok(html);
+    }
+    html.push_str(
+        "<h2 id=\"spectral\">Spectral theory of neural prediction</h2>\n<div class=\"grid\">",
+    );
+    for target in crate::plots::distinct(rows.iter().map(|r| r.target.as_str())) {
+        for figure in [
+            crate::spectral::radius_dimension_figure(rows, target)?,
+            crate::spectral::learning_curves_figure(rows, target)?,
+        ] {
+            html.push_str("<figure>");
+            html.push_str(&figure);
+            html.push_str("</figure>");
+        }
+    }
+    html.push_str(
+        "</div>\n<p class=\"note\">Ridge regression from each layer to the responses, decomposed \
+         over the eigenvectors of the layer's Gram matrix (Canatar, Feather, Wakhloo &amp; Chung \
+         2023): E_g(p), the normalised error with p training stimuli, is the sum of the error \
+         modes; their radius R_em and dimension D_em give E_g = R_em √D_em (grey: iso-error \
+         lines). Layers with equal error can differ in geometry. Table: spectral.csv.</p>\n",
     );
     Ok(html)
 }

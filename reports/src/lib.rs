@@ -18,6 +18,7 @@ pub mod html;
 pub mod leaderboard;
 pub mod plots;
 pub mod rows;
+pub mod spectral;
 pub mod table;
 
 pub use atomic::write_atomically;
@@ -30,4 +31,5 @@ pub use leaderboard::{
 };
 pub use plots::RdmPanel;
 pub use rows::{BootstrapReplicates, ScoreRow};
+pub use spectral::{SpectralRow, write_spectral};
 pub use table::{data_frame, read_results, write_leaderboard_tables, write_results};

@@ -169,7 +169,7 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
 }
 
 /// Adds one shard's tables to `merged`: rows (each once), the brain's RDM and geometry once
-/// per benchmark's stimuli, Jacobian rows and bootstrap replicates.
+/// per benchmark's stimuli, Jacobian rows, bootstrap replicates and spectral rows.
 fn add_shard(merged: &mut RunOutputs, part: RunOutputs) -> Result<()> {
     for row in &part.rows {
         if merged.rows.iter().any(|r| r.row_key() == row.row_key()) {
@@ -203,6 +203,7 @@ fn add_shard(merged: &mut RunOutputs, part: RunOutputs) -> Result<()> {
     }
     merged.jacobian.extend(part.jacobian);
     merged.replicates.extend(part.replicates);
+    merged.spectral.extend(part.spectral);
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use evaluators::predictivity::predictivity_on_splits;
 use evaluators::{
     BootstrapOptions, CeilingNormalization, CkaKernel, CkaOptions, CompareMethod,
     ConfidenceInterval, CrossValidation, MetricSpec, NeuralTarget, RdmMethod, Regression,
-    RidgeCvCriterion, Split,
+    RidgeCvCriterion, SpectralOptions, Split,
 };
 use ndarray::{Array2, Array3, Ix2, Ix3};
 use serde::Serialize;
@@ -41,6 +41,11 @@ pub enum Metric {
     /// Alignment of x's class manifolds with y's (model vs brain, --labels) in the space of
     /// each class's stimuli.
     ManifoldAlignment,
+    /// The spectral theory of neural prediction (Canatar et al. 2023): ridge from x to y
+    /// decomposed over x's Gram eigenvectors; E_g(p) in theory and by simulation, the
+    /// error-mode radius and dimension (score: the theory's E_g at the largest p; lower is
+    /// better).
+    Spectral,
     /// The metric of `--spec`.
     #[value(skip)]
     Spec,
@@ -57,6 +62,7 @@ impl Metric {
             Metric::Dimensionality => "dimensionality",
             Metric::Angles => "angles",
             Metric::ManifoldAlignment => "manifold_alignment",
+            Metric::Spectral => "spectral",
             Metric::Spec => "spec",
         }
     }
@@ -138,8 +144,20 @@ pub struct SimilarityArgs {
     #[arg(long, default_value_t = 25)]
     components: usize,
     /// Ridge: fixed penalty; without it the penalty is chosen per split by cross-validation.
+    /// Spectral: the penalty per training stimulus, relative to the trace of the Gram matrix
+    /// over stimuli (default 1e-3).
     #[arg(long)]
     alpha: Option<f64>,
+    /// Spectral: training-set sizes of the learning curves (default: ten from 5 % to 90 % of
+    /// the stimuli).
+    #[arg(long, value_delimiter = ',')]
+    p: Option<Vec<usize>>,
+    /// Spectral: random training sets per size for the empirical curve (0: theory only).
+    #[arg(long, default_value_t = 5)]
+    trials: usize,
+    /// Spectral: do not centre x and y over stimuli.
+    #[arg(long)]
+    uncentred: bool,
     /// Ridge-CV: comma-separated penalty grid (default 1e-3 … 1e8, half-decade steps).
     #[arg(long, value_delimiter = ',')]
     alphas: Option<Vec<f64>>,
@@ -377,6 +395,7 @@ fn measure(args: &SimilarityArgs) -> Result<SimilarityReport> {
             report.details = Some(serde_json::to_value(alignment)?);
         }
         Metric::Spec => score_spec(args, &x, &y, &mut report)?,
+        Metric::Spectral => score_spectral(args, &x, &y, &mut report)?,
         Metric::Capacity | Metric::Dimensionality => unreachable!("single-representation"),
     }
     Ok(report)
@@ -448,6 +467,67 @@ fn geometry(args: &SimilarityArgs, x: Array2<f64>) -> Result<SimilarityReport> {
         }));
     }
     Ok(report)
+}
+
+/// The spectral decomposition of ridge from x to y: the theory's and the simulated learning
+/// curves, the error modes and their radius and dimension.
+fn score_spectral(
+    args: &SimilarityArgs,
+    x: &Array2<f64>,
+    y: &Array2<f64>,
+    report: &mut SimilarityReport,
+) -> Result<()> {
+    let mut options = SpectralOptions::for_stimuli(x.nrows());
+    if let Some(alpha) = args.alpha {
+        options.alpha = alpha;
+    }
+    if let Some(p) = &args.p {
+        options.p = p.clone();
+    }
+    options.trials = args.trials;
+    options.seed = args.seed;
+    options.centre = !args.uncentred;
+    let result = evaluators::spectral_prediction(x.view(), y.view(), &options)?;
+    let Some(last) = result.theory.last() else {
+        bail!("give at least one training-set size (--p)");
+    };
+    report.score = last.error;
+    report.options = serde_json::to_value(&options)?;
+    report.details = Some(json!({
+        "curves": result.theory.iter().map(|t| {
+            let empirical = result.empirical.iter().find(|e| e.p == t.p);
+            json!({
+                "p": t.p,
+                "theory": t.error,
+                "empirical": empirical.map(|e| e.error),
+                "empirical_sem": empirical.map(|e| e.sem),
+                "radius": t.radius,
+                "dimension": t.dimension,
+                "kappa": t.kappa,
+                "gamma": t.gamma,
+            })
+        }).collect::<Vec<_>>(),
+        "top_error_modes": largest_modes(&last.modes),
+        "ridge_per_stimulus": result.ridge,
+        "eigenvalues": result.spectrum.eigenvalues,
+        "alignment": result.spectrum.alignment,
+    }));
+    Ok(())
+}
+
+/// Error modes listed in `similarity --metric spectral`.
+const TOP_MODES: usize = 10;
+
+/// The largest error modes, `{mode, error}` with the mode's index in eigenvalue order (the
+/// null space is the last), largest first.
+fn largest_modes(modes: &[f64]) -> Vec<Value> {
+    let mut order: Vec<usize> = (0..modes.len()).collect();
+    order.sort_by(|&a, &b| modes[b].total_cmp(&modes[a]));
+    order
+        .into_iter()
+        .take(TOP_MODES)
+        .map(|i| json!({ "mode": i, "error": modes[i] }))
+        .collect()
 }
 
 /// `--spec`'s metric against y, as a benchmark scores it (`MetricSpec::score`).
@@ -661,6 +741,44 @@ fn responses(y: &Array2<f64>) -> NeuralTarget<'_> {
     NeuralTarget::Responses(y.view())
 }
 
+/// The learning curves and geometry of `--metric spectral`, one line per training-set size.
+fn print_spectral(details: &Value) {
+    println!(
+        "{:>7} {:>10} {:>21} {:>10} {:>10}",
+        "p", "E_g theory", "E_g simulated ± SEM", "R_em", "D_em"
+    );
+    for c in details["curves"].as_array().into_iter().flatten() {
+        let empirical = match (c["empirical"].as_f64(), c["empirical_sem"].as_f64()) {
+            (Some(e), Some(sem)) => format!("{e:.4} ± {sem:.4}"),
+            _ => "-".into(),
+        };
+        println!(
+            "{:>7} {:>10.4} {:>21} {:>10.4} {:>10.2}",
+            c["p"].as_u64().unwrap_or(0),
+            c["theory"].as_f64().unwrap_or(f64::NAN),
+            empirical,
+            c["radius"].as_f64().unwrap_or(f64::NAN),
+            c["dimension"].as_f64().unwrap_or(f64::NAN),
+        );
+    }
+    let modes: Vec<String> = details["top_error_modes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            format!(
+                "{}: {:.4}",
+                m["mode"],
+                m["error"].as_f64().unwrap_or(f64::NAN)
+            )
+        })
+        .collect();
+    println!(
+        "largest error modes at the largest p (mode: error): {}",
+        modes.join(", ")
+    );
+}
+
 fn print_text(r: &SimilarityReport) {
     println!("metric      {}  {}", r.metric.name(), r.options);
     println!("x           {}", r.x);
@@ -713,6 +831,11 @@ fn print_text(r: &SimilarityReport) {
                 println!("{key:<11} {value}");
             }
         }
+    }
+    if r.metric == Metric::Spectral
+        && let Some(details) = &r.details
+    {
+        print_spectral(details);
     }
     if let Some(c) = &r.ceiling {
         println!(

@@ -21,6 +21,13 @@ pub fn mirror() -> PathBuf {
     dir
 }
 
+/// The pretrained EfficientNet-Lite0 beside the data mirror (`../models/`).
+pub fn efficientnet() -> PathBuf {
+    let path = mirror().join("../models/efficientnet_lite0.onnx");
+    assert!(path.is_file(), "{} missing", path.display());
+    path
+}
+
 /// A file of the golden metric values: `CORTEXBENCH_GOLDEN/metrics/<name>`, else
 /// `../shared/golden/metrics/<name>`.
 pub fn golden(name: &str) -> PathBuf {
