@@ -9,7 +9,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ReportError, Result};
-use crate::plots::{PALETTE, distinct, plot_error};
+use crate::plots::{distinct, plot_error};
 use crate::table::write_table;
 
 /// One layer of one model against one set of responses, at one training-set size.
@@ -84,6 +84,17 @@ pub fn write_spectral(dir: &Path, rows: &[SpectralRow]) -> Result<()> {
     ];
     let df = DataFrame::new(rows.len(), columns).map_err(|e| ReportError::Table(e.to_string()))?;
     write_table(dir, "spectral", df, rows)
+}
+
+/// A model's colour: its rule's, as in every other figure of the report.
+fn model_color(rows: &[SpectralRow], model: &str) -> RGBColor {
+    let rule = rows
+        .iter()
+        .find(|r| r.model == model)
+        .map_or("", |r| r.rule.as_str());
+    let hex = crate::comparison_figures::rule_color(rule).trim_start_matches('#');
+    let channel = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(128);
+    RGBColor(channel(0), channel(2), channel(4))
 }
 
 /// The rows of `target` at its largest training-set size.
@@ -167,8 +178,8 @@ pub fn radius_dimension_figure(rows: &[SpectralRow], target: &str) -> Result<Str
                 .draw_series(LineSeries::new(line, BLACK.mix(0.25).stroke_width(1)))
                 .map_err(|e| err(e.to_string()))?;
         }
-        for (k, model) in models.iter().enumerate() {
-            let color = PALETTE[k % PALETTE.len()];
+        for model in &models {
+            let color = model_color(rows, model);
             let series: Vec<(f64, f64)> = points
                 .iter()
                 .filter(|r| r.model == *model && finite(r.radius) && finite(r.dimension))
@@ -243,8 +254,8 @@ pub fn learning_curves_figure(rows: &[SpectralRow], target: &str) -> Result<Stri
             .y_desc("E_g(p): theory (line), simulation (points)")
             .draw()
             .map_err(|e| err(e.to_string()))?;
-        for (k, (model, layer)) in best.iter().enumerate() {
-            let color = PALETTE[k % PALETTE.len()];
+        for (model, layer) in &best {
+            let color = model_color(rows, model);
             let points = curve(model, layer);
             let theory: Vec<(f64, f64)> = points
                 .iter()
