@@ -470,6 +470,19 @@ fn zoo_geometry(
 /// layer).
 const SPECTRAL_MAX_STIMULI: usize = 640;
 
+/// The stimuli of the spectral decomposition: all `n`, or a seeded subset of
+/// [`SPECTRAL_MAX_STIMULI`] in their order.
+fn spectral_stimuli(n: usize, seed: u64) -> Vec<usize> {
+    let mut all: Vec<usize> = (0..n).collect();
+    if n <= SPECTRAL_MAX_STIMULI {
+        return all;
+    }
+    all.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    let mut kept = all[..SPECTRAL_MAX_STIMULI].to_vec();
+    kept.sort_unstable();
+    kept
+}
+
 /// Random training sets per size of the spectral decomposition's simulated learning curve.
 const SPECTRAL_TRIALS: usize = 3;
 
@@ -502,17 +515,8 @@ impl Scored {
             return Ok(());
         }
         let started = Instant::now();
-        let n = prepared.data.stimuli.len();
         let seed = stream_seed(config.seed, &["spectral", &target]);
-        let stimuli: Vec<usize> = if n > SPECTRAL_MAX_STIMULI {
-            let mut all: Vec<usize> = (0..n).collect();
-            all.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-            let mut kept = all[..SPECTRAL_MAX_STIMULI].to_vec();
-            kept.sort_unstable();
-            kept
-        } else {
-            (0..n).collect()
-        };
+        let stimuli = spectral_stimuli(prepared.data.stimuli.len(), seed);
         let responses = match NeuralData::of(&prepared.data.target, &stimuli)?.neural {
             Neural::Responses(r) => r,
             Neural::Rdms { .. } => return Ok(()),
@@ -595,4 +599,19 @@ fn score_rows(
             seed: candidate.seed,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spectral_stimuli_are_all_of_a_small_set_and_a_seeded_sorted_subset_of_a_large_one() {
+        assert_eq!(spectral_stimuli(92, 1), (0..92).collect::<Vec<_>>());
+        let subset = spectral_stimuli(9500, 3);
+        assert_eq!(subset.len(), SPECTRAL_MAX_STIMULI);
+        assert!(subset.windows(2).all(|w| w[0] < w[1]) && subset[639] < 9500);
+        assert_eq!(subset, spectral_stimuli(9500, 3));
+        assert_ne!(subset, spectral_stimuli(9500, 4));
+    }
 }
