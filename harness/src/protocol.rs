@@ -297,6 +297,18 @@ mod tests {
         BenchmarkSpec::parse_all(&yaml).unwrap().remove(0)
     }
 
+    /// Ridge predictivity of responses with a split-half ceiling.
+    fn ridge_benchmark() -> Benchmark {
+        Benchmark::new(
+            spec(
+                "{source: tang2018}",
+                "{kind: predictivity, regression: {kind: ridge, alpha: 1.0}, cross_validation: {n_splits: 4, test_fraction: 0.25, seed: 1}}",
+                "{kind: split_half, n_splits: 10, seed: 1}",
+            ),
+            settings(),
+        )
+    }
+
     fn stimuli() -> StimulusSet {
         StimulusSet {
             name: "synthetic".into(),
@@ -344,14 +356,7 @@ mod tests {
     fn prepare_splits_the_stimuli_and_measures_the_ceiling_on_the_report_half() {
         let (latent, _) = latent_and_layers();
         let target = responses(&latent);
-        let benchmark = Benchmark::new(
-            spec(
-                "{source: tang2018}",
-                "{kind: predictivity, regression: {kind: ridge, alpha: 1.0}, cross_validation: {n_splits: 4, test_fraction: 0.25, seed: 1}}",
-                "{kind: split_half, n_splits: 10, seed: 1}",
-            ),
-            settings(),
-        );
+        let benchmark = ridge_benchmark();
         let data = BenchmarkData {
             stimuli: stimuli(),
             target: target.clone(),
@@ -392,14 +397,7 @@ mod tests {
     #[test]
     fn score_layers_chooses_on_the_selection_half_and_reports_the_other() {
         let (latent, layers) = latent_and_layers();
-        let benchmark = Benchmark::new(
-            spec(
-                "{source: tang2018}",
-                "{kind: predictivity, regression: {kind: ridge, alpha: 1.0}, cross_validation: {n_splits: 4, test_fraction: 0.25, seed: 1}}",
-                "{kind: split_half, n_splits: 10, seed: 1}",
-            ),
-            settings(),
-        );
+        let benchmark = ridge_benchmark();
         let data = BenchmarkData {
             stimuli: stimuli(),
             target: responses(&latent),

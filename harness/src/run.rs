@@ -498,9 +498,9 @@ impl Scored {
         activations: &Activations,
     ) -> Result<()> {
         let spec = &prepared.benchmark.spec;
-        let brain_data::TargetData::Responses(_) = &prepared.data.target else {
+        if spec.target.kind()? != brain_data::TargetKind::Responses {
             return Ok(());
-        };
+        }
         let target = format!(
             "{} {}{}",
             spec.region,
@@ -517,9 +517,9 @@ impl Scored {
         let started = Instant::now();
         let seed = stream_seed(config.seed, &["spectral", &target]);
         let stimuli = spectral_stimuli(prepared.data.stimuli.len(), seed);
-        let responses = match NeuralData::of(&prepared.data.target, &stimuli)?.neural {
-            Neural::Responses(r) => r,
-            Neural::Rdms { .. } => return Ok(()),
+        let Neural::Responses(responses) = NeuralData::of(&prepared.data.target, &stimuli)?.neural
+        else {
+            unreachable!("a response target")
         };
         let mut options = evaluators::SpectralOptions::for_stimuli(stimuli.len());
         options.trials = SPECTRAL_TRIALS;

@@ -8,7 +8,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ReportError, Result};
-use crate::plots::{PALETTE, depth_curves, distinct, plot_error};
+use crate::plots::{PALETTE, depth_curves, distinct, finish_chart, plot_error};
 use crate::table::write_table;
 
 /// Geometry of one layer of one model on one labelled stimulus set.
@@ -262,14 +262,7 @@ pub fn jacobian_alignment_curves(
                 .label("random subspace (k / units)")
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], BLACK));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
-        root.present().map_err(|e| err(e.to_string()))?;
+        finish_chart(&mut chart, &root, SeriesLabelPosition::LowerRight, &err)?;
     }
     Ok(svg)
 }

@@ -35,6 +35,24 @@ pub(crate) fn plot_error(plot: &str) -> impl Fn(String) -> ReportError + '_ {
     }
 }
 
+/// Draws a chart's legend (boxed, at `position`) and writes the drawing out: how every
+/// figure with series labels ends.
+pub(crate) fn finish_chart<'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    root: &DrawingArea<SVGBackend<'a>, plotters::coord::Shift>,
+    position: SeriesLabelPosition,
+    err: &impl Fn(String) -> ReportError,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| err(e.to_string()))?;
+    root.present().map_err(|e| err(e.to_string()))
+}
+
 /// One line per model of `(model, layer index, value)` points against relative depth (layer
 /// index / the model's deepest index), non-finite values left out.
 pub(crate) fn depth_curves(
@@ -90,14 +108,7 @@ pub(crate) fn depth_curves(
                 .draw_series(series.iter().map(|&p| Circle::new(p, 3, color.filled())))
                 .map_err(|e| err(e.to_string()))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
-        root.present().map_err(|e| err(e.to_string()))?;
+        finish_chart(&mut chart, &root, SeriesLabelPosition::UpperLeft, &err)?;
     }
     Ok(svg)
 }

@@ -9,7 +9,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ReportError, Result};
-use crate::plots::{distinct, plot_error};
+use crate::plots::{distinct, finish_chart, plot_error};
 use crate::table::write_table;
 
 /// One layer of one model against one set of responses, at one training-set size.
@@ -191,14 +191,7 @@ pub fn radius_dimension_figure(rows: &[SpectralRow], target: &str) -> Result<Str
                 .label(model.to_string())
                 .legend(move |(x, y)| Circle::new((x + 6, y), 4, color.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
-        root.present().map_err(|e| err(e.to_string()))?;
+        finish_chart(&mut chart, &root, SeriesLabelPosition::UpperRight, &err)?;
     }
     Ok(svg)
 }
@@ -277,14 +270,7 @@ pub fn learning_curves_figure(rows: &[SpectralRow], target: &str) -> Result<Stri
                 )
                 .map_err(|e| err(e.to_string()))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
-        root.present().map_err(|e| err(e.to_string()))?;
+        finish_chart(&mut chart, &root, SeriesLabelPosition::UpperRight, &err)?;
     }
     Ok(svg)
 }
