@@ -282,7 +282,8 @@ impl DeepFeedbackControl {
         Ok(())
     }
 
-    /// σ⁻² vᴬ uᵀ averaged over the batch, for one draw of somatic noise ε per example.
+    /// σ⁻² vᴬ uᵀ averaged over the batch, for one draw of somatic noise ε per example; unstable
+    /// examples (u = 0) pull Q back to stability instead (see [`restore_stability`]).
     fn sampled_feedback_gradients(
         &mut self,
         jacobian: &[Vec<Array2<f32>>],
@@ -310,14 +311,23 @@ impl DeepFeedbackControl {
             }
         }
         let u = solve_controls(jq, &(-output_shift), alpha)?;
+        let unstable = (0..batch)
+            .filter_map(|b| match stable_gain(jq, b, alpha) {
+                Ok(Some(_)) => None,
+                Ok(None) => Some(Ok(b)),
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        let pulls = restore_stability(jacobian, &self.feedback, &unstable, alpha, batch);
         let scale = 1.0 / (sigma * sigma * batch as f32);
         Ok(self
             .feedback
             .iter()
             .zip(&noise)
-            .map(|(q, eps)| {
+            .zip(pulls)
+            .map(|((q, eps), pull)| {
                 let apical = u.dot(&q.t()) + eps;
-                apical.t().dot(&u) * scale
+                apical.t().dot(&u) * scale + pull
             })
             .collect())
     }
@@ -501,8 +511,10 @@ fn controlled_gain(jacobian: &[Vec<Array2<f32>>], feedback: &[Array2<f32>]) -> A
 }
 
 /// The expectation over somatic noise of σ⁻² vᴬ uᵀ, batch-averaged: Q G Gᵀ − Gᵀ with
-/// G_b = (J_b Q + α I)⁻¹ J_b, from u = −G ε and vᴬ = Q u + ε. Examples whose controller is
-/// unstable are left out, as in [`solve_controls`].
+/// G_b = (J_b Q + α I)⁻¹ J_b, from u = −G ε and vᴬ = Q u + ε. An example whose controller is
+/// unstable (see [`stable_gain`]) has no steady state to take the expectation at; it takes
+/// G_b = J_b / α instead, the gain where J_b Q ≈ 0, and contributes only its −G_bᵀ part (see
+/// [`restore_stability`]).
 fn expected_feedback_gradients(
     jacobian: &Jacobian,
     feedback: &[Array2<f32>],
@@ -512,44 +524,39 @@ fn expected_feedback_gradients(
     let (batch, classes, _) = jq.dim();
     // inverse[b] = (J_b Q + α I)⁻¹, zero for unstable examples.
     let mut inverse = Array3::<f32>::zeros((batch, classes, classes));
-    let mut stable = 0usize;
+    let mut unstable = Vec::new();
     for b in 0..batch {
-        let a = stable_gain(jq, b, alpha)?;
-        if let Some(a) = a {
-            let inv = a
-                .inv()
-                .map_err(|e| ZooError::Diverged(format!("DFC controller gain: {e}")))?;
-            inverse
-                .slice_mut(s![b, .., ..])
-                .assign(&inv.mapv(|v| v as f32));
-            stable += 1;
+        match stable_gain(jq, b, alpha)? {
+            Some(a) => {
+                let inv = a
+                    .inv()
+                    .map_err(|e| ZooError::Diverged(format!("DFC controller gain: {e}")))?;
+                inverse
+                    .slice_mut(s![b, .., ..])
+                    .assign(&inv.mapv(|v| v as f32));
+            }
+            None => unstable.push(b),
         }
     }
-    // Σ_b G_b G_bᵀ = Σ_b A_b⁻¹ (J_b J_bᵀ) A_b⁻ᵀ.
-    let per_example: Vec<Array2<f32>> = jacobian
-        .row_products
-        .iter()
-        .enumerate()
-        .map(|(b, jjt)| {
-            let inv = inverse.slice(s![b, .., ..]);
-            inv.dot(jjt).dot(&inv.t())
-        })
-        .collect();
+    // Σ_b G_b G_bᵀ = Σ_b A_b⁻¹ (J_b J_bᵀ) A_b⁻ᵀ over the stable examples.
     let mut g_gt = Array2::<f32>::zeros((classes, classes));
-    for m in &per_example {
-        g_gt += m;
+    for (b, jjt) in jacobian.row_products.iter().enumerate() {
+        let inv = inverse.slice(s![b, .., ..]);
+        g_gt += &inv.dot(jjt).dot(&inv.t());
     }
     // Σ_b G_bᵀ = Σ_k (rows k of every example's J)ᵀ · C_k with C_k[b, j] = (A_b⁻¹)[j, k]: one
     // GEMM per class and layer.
     let columns: Vec<Array2<f32>> = (0..classes)
         .map(|k| inverse.slice(s![.., .., k]).to_owned())
         .collect();
-    let n = stable.max(1) as f32;
+    let n = batch as f32;
     g_gt /= n;
+    let pulls = restore_stability(&jacobian.rows, feedback, &unstable, alpha, batch);
     Ok(feedback
         .iter()
+        .zip(pulls)
         .enumerate()
-        .map(|(layer, q)| {
+        .map(|(layer, (q, pull))| {
             let mut sum = Array2::<f32>::zeros(q.raw_dim());
             for (k, c_k) in columns.iter().enumerate() {
                 ndarray::linalg::general_mat_mul(
@@ -560,9 +567,39 @@ fn expected_feedback_gradients(
                     &mut sum,
                 );
             }
-            q.dot(&g_gt) - sum / n
+            q.dot(&g_gt) - sum / n + pull
         })
         .collect())
+}
+
+/// The feedback-learning pull of the unstable examples `unstable`: −Σ_b J_bᵀ / (α n) per layer,
+/// the −G_bᵀ term of the expected gradient at J_b Q ≈ 0, where Q starts learning. Descending
+/// it adds a multiple of J_b J_bᵀ ≻ 0 to J_b Q, which moves J_b Q's eigenvalues to the right
+/// until the example's controller is stable again. Without it, a network whose examples had
+/// all turned unstable stopped learning altogether: no update to W, and none to Q but its decay
+/// (the standard CIFAR-10 preset, epoch 18).
+fn restore_stability(
+    jacobian: &[Vec<Array2<f32>>],
+    feedback: &[Array2<f32>],
+    unstable: &[usize],
+    alpha: f32,
+    n: usize,
+) -> Vec<Array2<f32>> {
+    let scale = -1.0 / (alpha * n as f32);
+    feedback
+        .iter()
+        .enumerate()
+        .map(|(layer, q)| {
+            let mut pull = Array2::<f32>::zeros(q.raw_dim());
+            for (k, rows) in jacobian.iter().enumerate() {
+                let mut column = pull.column_mut(k);
+                for &b in unstable {
+                    column.scaled_add(scale, &rows[layer].row(b));
+                }
+            }
+            pull
+        })
+        .collect()
 }
 
 /// JQ_b + α I in f64, or `None` when an eigenvalue has a real part below α/2: no stable steady
@@ -732,4 +769,59 @@ impl LearningRule for DeepFeedbackControl {
 struct DfcValues {
     noise_rng: ChaCha8Rng,
     pretrained: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::Activation;
+    use rand::Rng;
+
+    /// How many examples of the batch have a stable controller with leak `alpha`.
+    fn stable_examples(dfc: &DeepFeedbackControl, jacobian: &Jacobian, alpha: f32) -> usize {
+        let jq = controlled_gain(&jacobian.rows, &dfc.feedback);
+        (0..jq.dim().0)
+            .filter(|&b| stable_gain(&jq, b, alpha).unwrap().is_some())
+            .count()
+    }
+
+    #[test]
+    fn feedback_learning_brings_unstable_controllers_back_to_stability() {
+        let net = Network::mlp(&[20, 30, 30, 10], Activation::Tanh, 3).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let x = Array2::from_shape_fn((32, 20), |_| rng.random_range(-1.0f32..1.0));
+        let forward = net.forward(x.view()).unwrap();
+        for noise in [
+            FeedbackNoise::Expected,
+            FeedbackNoise::Sampled { sigma: 0.1 },
+        ] {
+            let options: DfcOptions = serde_json::from_value(serde_json::json!({
+                "feedback": {"kind": "trained", "lr": 1.0e-3, "noise": noise,
+                             "decay": 0.01, "alpha": 0.1, "pretrain_steps": 0}
+            }))
+            .unwrap();
+            let mut dfc = DeepFeedbackControl::new(&net, options, 5).unwrap();
+            let jacobian = Jacobian::of(&net, &forward, true);
+            // Q against the Jacobian: J Q = −J Jᵀ for every example, no stable controller.
+            let mut against: Vec<Array2<f32>> = dfc
+                .feedback
+                .iter()
+                .map(|q| Array2::zeros(q.raw_dim()))
+                .collect();
+            for (k, rows) in jacobian.rows.iter().enumerate() {
+                for (q, j) in against.iter_mut().zip(rows) {
+                    q.column_mut(k).assign(&(j.sum_axis(Axis(0)) * -0.02));
+                }
+            }
+            dfc.feedback = against;
+            // The feedback rule's leak (0.1, with k_p = 1) and the controller's (0.01).
+            let (learning, control) = (0.1 / 1.1, dfc.options.effective_alpha());
+            assert_eq!(stable_examples(&dfc, &jacobian, learning), 0, "{noise:?}");
+            for _ in 0..200 {
+                dfc.learn_feedback_with(&jacobian).unwrap();
+            }
+            assert_eq!(stable_examples(&dfc, &jacobian, learning), 32, "{noise:?}");
+            assert_eq!(stable_examples(&dfc, &jacobian, control), 32, "{noise:?}");
+        }
+    }
 }
