@@ -413,3 +413,76 @@ fn the_cifar_quick_preset_trains_bp_above_its_threshold() {
     );
     assert_eq!(config.augmentation, Some(model_zoo::Augmentation::cifar()));
 }
+
+/// `harness train --rule gevb --arch vnn-mlp` trains a vectorized network on the mirror's
+/// Fashion-MNIST and writes its checkpoint, config and history with the sign agreement of
+/// one example's update with the gradient (1 in every layer, GEVB's theorem); other rules
+/// and architectures are refused by name.
+#[test]
+fn gevb_trains_a_vectorized_mlp_and_logs_its_sign_agreement() {
+    let zoo = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let args = |rule: &'static str, arch: &'static str| {
+        vec![
+            "train".to_string(),
+            "--rule".into(),
+            rule.into(),
+            "--arch".into(),
+            arch.into(),
+            "--preset".into(),
+            "quick".into(),
+            "--epochs".into(),
+            "1".into(),
+            "--zoo".into(),
+            zoo.path().to_str().unwrap().into(),
+            "--offline".into(),
+            "--data-dir".into(),
+            cache.path().to_str().unwrap().into(),
+        ]
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        harness(&args)
+    };
+    let out = run(args("gevb", "vnn-mlp"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = zoo.path().join("gevb-fmnist-vnn-mlp-s1");
+    let (net, config) =
+        model_zoo::vectorized::load_vectorized(&dir.join("model.safetensors")).unwrap();
+    assert_eq!(net.describe(), "784x10-fc1024-fc512-fc1 vnn");
+    assert_eq!(config.rule, model_zoo::vectorized::VectorRule::Gevb);
+    let history = std::fs::read_to_string(dir.join("history.csv")).unwrap();
+    let mut lines = history.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name: &str| -> f32 {
+        let i = header.iter().position(|h| *h == name).unwrap();
+        row[i].parse().unwrap()
+    };
+    assert!(column("test_accuracy") > 0.7, "{history}");
+    for layer in ["fc1", "fc2", "fc3"] {
+        assert_eq!(column(&format!("sign_agreement_example_{layer}")), 1.0);
+        assert!(column(&format!("alignment_{layer}")) > 0.3, "{history}");
+    }
+    assert!(dir.join("config.yaml").is_file());
+    // Not a scorable zoo network (yet): no manifest entry.
+    assert!(!zoo.path().join("manifest.yaml").exists());
+
+    for (rule, arch, message) in [
+        (
+            "fa",
+            "vnn-mlp",
+            "vectorized networks train with gevb or bp, not fa",
+        ),
+        ("gevb", "cnn", "--arch vnn-mlp or vnn-cnn, not cnn"),
+    ] {
+        let out = run(args(rule, arch));
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(message), "{err}");
+    }
+}

@@ -18,6 +18,7 @@
 //! | the interface of scorable models, streaming extraction | [`model`] |
 //! | zoo networks as models | [`zoo_model`] |
 //! | ONNX files as models, export to ONNX | [`onnx`] |
+//! | vectorized nonnegative networks and GEVB, their training | [`vectorized`] |
 //! | OpenBLAS held to one thread where results must not depend on the count | [`blas_threads`] |
 
 // Links OpenBLAS, which ndarray's `blas` feature calls for f32 matrix products.
@@ -41,6 +42,7 @@ pub mod preset;
 pub mod resume;
 pub mod rules;
 pub mod train;
+pub mod vectorized;
 pub mod zoo_model;
 
 pub use activation::Activation;

@@ -90,16 +90,21 @@ pub(crate) type Moments = (Vec<Array2<f32>>, Vec<Array1<f32>>);
 impl Optimizer {
     /// Zero state shaped like `net`.
     pub fn new(config: OptimizerConfig, net: &Network) -> Self {
+        let weights: Vec<&Array2<f32>> = net.layers.iter().map(|l| &l.weight).collect();
+        let biases: Vec<&Array1<f32>> = net.layers.iter().map(|l| &l.bias).collect();
+        Self::for_parameters(config, &weights, &biases)
+    }
+
+    /// Zero state shaped like these weight and bias arrays (one of each per layer).
+    pub fn for_parameters(
+        config: OptimizerConfig,
+        weights: &[&Array2<f32>],
+        biases: &[&Array1<f32>],
+    ) -> Self {
         let zeros = || {
             (
-                net.layers
-                    .iter()
-                    .map(|l| Array2::zeros(l.weight.raw_dim()))
-                    .collect(),
-                net.layers
-                    .iter()
-                    .map(|l| Array1::zeros(l.bias.raw_dim()))
-                    .collect(),
+                weights.iter().map(|w| Array2::zeros(w.raw_dim())).collect(),
+                biases.iter().map(|b| Array1::zeros(b.raw_dim())).collect(),
             )
         };
         Self {
@@ -118,10 +123,25 @@ impl Optimizer {
 
     /// Applies one step of `updates` to `net`.
     pub fn step(&mut self, net: &mut Network, updates: &Updates) {
+        self.step_parameters(
+            net.layers
+                .iter_mut()
+                .map(|layer| (&mut layer.weight, &mut layer.bias)),
+            updates,
+        );
+    }
+
+    /// Applies one step of `updates` to the (weight, bias) pairs this optimizer was shaped
+    /// for ([`Optimizer::for_parameters`]), in the same order.
+    pub fn step_parameters<'a>(
+        &mut self,
+        parameters: impl Iterator<Item = (&'a mut Array2<f32>, &'a mut Array1<f32>)>,
+        updates: &Updates,
+    ) {
         self.step += 1;
-        for (l, layer) in net.layers.iter_mut().enumerate() {
-            self.apply(&mut layer.weight, &updates.weight[l], Slot::Weight(l));
-            self.apply(&mut layer.bias, &updates.bias[l], Slot::Bias(l));
+        for (l, (weight, bias)) in parameters.enumerate() {
+            self.apply(weight, &updates.weight[l], Slot::Weight(l));
+            self.apply(bias, &updates.bias[l], Slot::Bias(l));
         }
     }
 

@@ -7,3 +7,4 @@ pub mod results;
 pub mod score;
 pub mod similarity;
 pub mod train;
+pub mod train_vectorized;

@@ -15,42 +15,43 @@ use crate::data_args::DataArgs;
 /// Arguments of `harness train`.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Learning rule: bp, fa, dfa, ss, nc, nmnc or dfc.
+    /// Learning rule: bp, fa, dfa, ss, nc, nmnc or dfc; gevb or bp on a vectorized network
+    /// (--arch vnn-cnn or vnn-mlp).
     #[arg(long)]
-    rule: Rule,
+    pub(crate) rule: String,
     /// Training data: cifar10 or fashion-mnist (default cifar10, or the config's).
     #[arg(long)]
-    dataset: Option<TrainingData>,
-    /// Architecture: cnn or mlp (default: cnn on cifar10, mlp on fashion-mnist, or the
-    /// config's).
+    pub(crate) dataset: Option<TrainingData>,
+    /// Architecture: cnn or mlp, or the vectorized vnn-cnn or vnn-mlp (default: cnn on
+    /// cifar10, mlp on fashion-mnist, or the config's; vnn-cnn and vnn-mlp for gevb).
     #[arg(long)]
-    arch: Option<String>,
+    pub(crate) arch: Option<String>,
     /// Preset: quick (the default run's zoo) or standard (the full comparison; the default).
     #[arg(long, conflicts_with = "config")]
-    preset: Option<String>,
+    pub(crate) preset: Option<String>,
     /// The quick preset (same as --preset quick).
     #[arg(long, hide = true, conflicts_with_all = ["preset", "config"])]
-    quick: bool,
+    pub(crate) quick: bool,
     /// Epochs (default: the preset's or the config's).
     #[arg(long)]
-    epochs: Option<usize>,
+    pub(crate) epochs: Option<usize>,
     /// Seed (default 1, or the config's).
     #[arg(long)]
-    seed: Option<u64>,
+    pub(crate) seed: Option<u64>,
     /// A YAML TrainConfig (data, architecture, hidden, activation, rule, optimizer,
     /// batch_size, epochs, seed, …) in place of a preset; --rule, --epochs and --seed override
     /// it (the config's rule options are kept when it names the same rule).
     #[arg(long)]
-    config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// NC/NMNC: antithetic perturbation pairs per example and step.
     #[arg(long)]
-    perturbations: Option<usize>,
+    pub(crate) perturbations: Option<usize>,
     /// Zoo folder: the model goes to <zoo>/<name>/, the manifest is <zoo>/manifest.yaml
     /// (default: <cache>/zoo).
     #[arg(long)]
-    zoo: Option<PathBuf>,
+    pub(crate) zoo: Option<PathBuf>,
     #[command(flatten)]
-    data: DataArgs,
+    pub(crate) data: DataArgs,
 }
 
 /// The name of a trained zoo network: rule, data set, architecture and seed
@@ -67,6 +68,13 @@ pub fn model_name(config: &TrainConfig) -> String {
 
 /// Trains, writes the outputs, and updates the manifest.
 pub fn run(args: &TrainArgs) -> Result<()> {
+    let vectorized = args
+        .arch
+        .as_deref()
+        .is_some_and(|a| super::train_vectorized::ARCHS.contains(&a));
+    if vectorized || args.rule == "gevb" {
+        return super::train_vectorized::run(args);
+    }
     let mut config = config_from(args)?;
     let store = args.data.store()?;
     let sets = crate::training_data::load(&store, config.data)?;
@@ -241,6 +249,10 @@ fn set_perturbations(rule: &mut RuleConfig, perturbations: usize) {
 }
 
 fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
+    let rule: Rule = args
+        .rule
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--rule: {e}"))?;
     let mut config = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -268,9 +280,9 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
             }
             // The config's own rule options stand when it names the same rule; another rule
             // comes with the standard preset's options.
-            if c.rule.rule() != args.rule {
+            if c.rule.rule() != rule {
                 c.rule = Preset::builtin(c.data, "standard")?
-                    .config(args.rule, c.architecture.name())?
+                    .config(rule, c.architecture.name())?
                     .rule;
             }
             c
@@ -283,7 +295,7 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
                 (None, false) => "standard",
             };
             let arch = args.arch.as_deref().unwrap_or(default_arch(data));
-            Preset::builtin(data, preset)?.config(args.rule, arch)?
+            Preset::builtin(data, preset)?.config(rule, arch)?
         }
     };
     if let Some(k) = args.perturbations {
@@ -347,7 +359,7 @@ fn write_jacobian_history(path: &Path, rows: &[(usize, reports::JacobianRow)]) -
     reports::write_atomically(path, &bytes).with_context(|| format!("writing {}", path.display()))
 }
 
-fn write_text(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write_text(path: &Path, text: &str) -> Result<()> {
     reports::write_atomically(path, text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))
 }

@@ -1,0 +1,91 @@
+//! VNN checkpoints: safetensors with every layer's `<layer>.weight` `(out, fan_in)`,
+//! `<layer>.bias` `(K·out)` and a hidden layer's `<layer>.gates` `(K, out)`; the layers' names
+//! and kinds (a convolution's geometry), the number of components and the training config in
+//! the metadata (`format`: `cortexbench-vnn-1`).
+//! Written atomically, like the zoo's other checkpoints.
+
+use std::path::Path;
+
+use ndarray::{Array1, Array2};
+use sha2::{Digest, Sha256};
+
+use super::{VectorLayer, VectorLayerKind, VectorNetwork, VectorTrainConfig};
+use crate::checkpoint::{TensorReader, TensorWriter, write_atomically};
+use crate::error::{Result, ZooError};
+
+const FORMAT: &str = "cortexbench-vnn-1";
+
+/// Writes `net` and the config that trained it to `path`; returns the file's sha256.
+pub fn save_vectorized(
+    path: &Path,
+    net: &VectorNetwork,
+    config: &VectorTrainConfig,
+) -> Result<String> {
+    let mut tensors = TensorWriter::default();
+    let mut names = vec![];
+    for layer in &net.layers {
+        let (w, b) = (&layer.weight, &layer.bias);
+        tensors.f32(
+            format!("{}.weight", layer.name),
+            w.shape(),
+            w.iter().copied(),
+        );
+        tensors.f32(format!("{}.bias", layer.name), b.shape(), b.iter().copied());
+        if let Some(g) = &layer.gates {
+            tensors.f32(
+                format!("{}.gates", layer.name),
+                g.shape(),
+                g.iter().copied(),
+            );
+        }
+        names.push((layer.name.clone(), layer.kind));
+    }
+    let bytes = tensors.serialize(
+        path,
+        [
+            ("format", FORMAT.to_string()),
+            ("components", net.components.to_string()),
+            (
+                "layers",
+                serde_json::to_string(&names).expect("serialisable"),
+            ),
+            (
+                "train_config",
+                serde_json::to_string(config).expect("serialisable"),
+            ),
+        ],
+    )?;
+    write_atomically(path, &bytes)?;
+    Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+/// Reads a checkpoint written by [`save_vectorized`].
+pub fn load_vectorized(path: &Path) -> Result<(VectorNetwork, VectorTrainConfig)> {
+    let bytes = std::fs::read(path).map_err(|e| ZooError::io(path, e))?;
+    let file = TensorReader::new(path, &bytes, FORMAT, "a cortexbench VNN checkpoint")?;
+    let config: VectorTrainConfig = file.metadata_json("train_config")?;
+    let components: usize = file.metadata_json("components")?;
+    let names: Vec<(String, VectorLayerKind)> = file.metadata_json("layers")?;
+    let matrix = |name: &str| -> Result<Array2<f32>> {
+        let (shape, values) = file.f32(name, 2)?;
+        Ok(Array2::from_shape_vec((shape[0], shape[1]), values).expect("shape checked"))
+    };
+    let mut layers = Vec::with_capacity(names.len());
+    for (i, (name, kind)) in names.iter().enumerate() {
+        let (_, bias) = file.f32(&format!("{name}.bias"), 1)?;
+        let hidden = i + 1 < names.len();
+        layers.push(VectorLayer {
+            name: name.clone(),
+            kind: *kind,
+            weight: matrix(&format!("{name}.weight"))?,
+            bias: Array1::from(bias),
+            gates: hidden
+                .then(|| matrix(&format!("{name}.gates")))
+                .transpose()?,
+        });
+    }
+    let net = VectorNetwork { components, layers };
+    net.check()
+        .map_err(|e| ZooError::bad_file(path, e.to_string()))?;
+    Ok((net, config))
+}
