@@ -16,7 +16,9 @@ use crate::zoo_cache;
 
 /// What scoring needs to know of a zoo network beyond its activations.
 pub(crate) struct ZooInfo {
-    pub(crate) network: model_zoo::Network,
+    /// The network, for its geometry and Jacobian on the training data (none for a vectorized
+    /// network, whose Jacobian the geometry tables do not cover yet).
+    pub(crate) network: Option<model_zoo::Network>,
     /// Its training data (geometry probe, input format).
     pub(crate) data: model_zoo::TrainingData,
     /// How its training images were standardised; stimuli are shown the same way.
@@ -268,7 +270,7 @@ pub(crate) fn open_candidate(
             model: Box::new(model),
             layers,
             zoo: Some(ZooInfo {
-                network,
+                network: Some(network),
                 data: z.config.data,
                 normalization: z.config.normalization.clone(),
             }),
@@ -296,6 +298,9 @@ pub(crate) fn open_candidate(
             from_zoo(zoo_cache::untrained(zoo_cache::training_config(
                 &request, &sets,
             )?)?)
+        }
+        ModelSpec::Checkpoint { path } if is_vectorized(path)? => {
+            open_vectorized(path, spec.name(), seed)
         }
         ModelSpec::Checkpoint { path } => {
             let (net, training) = model_zoo::checkpoint::load(path)?;
@@ -345,6 +350,51 @@ pub(crate) fn open_candidate(
             })
         }
     }
+}
+
+/// Whether a checkpoint holds a vectorized network (`harness train --rule gevb`).
+pub(crate) fn is_vectorized(path: &Path) -> Result<bool> {
+    Ok(model_zoo::checkpoint::format_of(path)?.as_deref()
+        == Some(model_zoo::vectorized::CHECKPOINT_FORMAT))
+}
+
+/// A vectorized network's checkpoint (`harness train --rule gevb`) as a candidate: scored on
+/// its hidden layers' vectors, shown the stimuli as its training images were.
+fn open_vectorized(path: &Path, name: String, seed: u64) -> Result<Candidate> {
+    let (net, training) = model_zoo::vectorized::load_vectorized(path)?;
+    let arch = if training.stages.is_empty() {
+        "vnn-mlp"
+    } else {
+        "vnn-cnn"
+    };
+    let mut model = model_zoo::vectorized::VectorZooModel::new(net)?;
+    let layers: Vec<String> = model.layers()?.into_iter().map(|l| l.name).collect();
+    let rule = training.rule.name().to_string();
+    Ok(Candidate {
+        record: ModelRecord {
+            name: name.clone(),
+            rule: rule.clone(),
+            architecture: arch.into(),
+            source: path.display().to_string(),
+            sha256: Some(brain_data::sha256_file(path)?),
+            layers: layers.clone(),
+            training: Some(serde_norway::to_string(&training)?),
+            projections: vec![],
+        },
+        name,
+        seed,
+        primary: true,
+        rule,
+        architecture: arch.into(),
+        model: Box::new(model),
+        layers,
+        zoo: Some(ZooInfo {
+            network: None,
+            data: training.data,
+            normalization: training.normalization.clone(),
+        }),
+        preprocessing: None,
+    })
 }
 
 /// Operators that only move or copy values; their outputs repeat another layer's.

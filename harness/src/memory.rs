@@ -296,6 +296,17 @@ fn plan_network(spec: &ModelSpec, seed: u64) -> Result<PlannedNetwork> {
         ModelSpec::Untrained { arch, dataset, .. } => {
             built(Preset::builtin(*dataset, "quick")?.config(model_zoo::Rule::Bp, arch)?)
         }
+        ModelSpec::Checkpoint { path } if crate::candidates::is_vectorized(path)? => {
+            let (net, _) = model_zoo::vectorized::load_vectorized(path)?;
+            let mut model = model_zoo::vectorized::VectorZooModel::new(net)?;
+            let scored: Vec<usize> = model.layers()?.iter().map(LayerInfo::features).collect();
+            Ok(PlannedNetwork {
+                all_layers: scored.iter().sum(),
+                scored,
+                input: model.input_shape().iter().product(),
+                training: None,
+            })
+        }
         ModelSpec::Checkpoint { path } => {
             let (net, config) = model_zoo::checkpoint::load(path)?;
             of_network(net, Some(config.data))

@@ -429,7 +429,9 @@ fn zoo_geometry(
         if !candidate.primary {
             continue;
         }
-        let net = &zoo.network;
+        let Some(net) = &zoo.network else {
+            continue;
+        };
         if !pairs.contains(&(m, 0)) {
             continue;
         }

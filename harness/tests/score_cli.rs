@@ -659,3 +659,37 @@ fn bad_requests_fail_clearly_and_leave_no_outputs() {
     );
     assert!(!tmp.path().join("merged").exists());
 }
+
+/// A vectorized network's checkpoint (`harness train --rule gevb`) is scored like any zoo
+/// checkpoint, on its hidden layers' vectors, under its rule and architecture.
+#[test]
+fn a_vectorized_checkpoint_is_scored_on_its_hidden_vectors() {
+    use model_zoo::vectorized::{VectorNetwork, VectorRule, VectorTrainConfig, save_vectorized};
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let net = VectorNetwork::mlp(784, &[32, 16], 10, 3).unwrap();
+    let config = VectorTrainConfig::mlp_default(VectorRule::Gevb, 1, 3);
+    let path = tmp.path().join("gevb-fmnist-vnn-mlp-s3.safetensors");
+    save_vectorized(&path, &net, &config).unwrap();
+    let out = tmp.path().join("run");
+    ok(&offline(
+        &[
+            "score",
+            "--model",
+            path.to_str().unwrap(),
+            "--benchmark",
+            "kiani2007.IT-rsa",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &cache,
+    ));
+    let rows = rows(&out);
+    assert!(!rows.is_empty());
+    for row in &rows {
+        assert_eq!(row.rule, "gevb", "{row:?}");
+        assert_eq!(row.architecture, "vnn-mlp", "{row:?}");
+        assert!(["fc1", "fc2"].contains(&row.layer.as_str()), "{row:?}");
+        assert!(row.raw.is_finite(), "{row:?}");
+    }
+}

@@ -57,6 +57,19 @@ pub fn load(path: &Path) -> Result<(Network, TrainConfig)> {
     Ok((net, config))
 }
 
+/// The `format` a safetensors file declares in its metadata (`cortexbench-network-1` for
+/// [`save`]'s checkpoints, `cortexbench-vnn-1` for vectorized networks'), without reading its
+/// tensors; `None` when it declares none.
+pub fn format_of(path: &Path) -> Result<Option<String>> {
+    let bytes = std::fs::read(path).map_err(|e| ZooError::io(path, e))?;
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| ZooError::bad_file(path, format!("not a readable safetensors file: {e}")))?;
+    Ok(header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("format").cloned()))
+}
+
 /// Named little-endian tensors on their way into a safetensors file.
 #[derive(Default)]
 pub(crate) struct TensorWriter {

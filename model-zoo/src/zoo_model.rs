@@ -21,27 +21,9 @@ impl ZooModel {
     /// count is both, as √3 is irrational); any other input size is refused.
     pub fn new(net: Network) -> Result<ZooModel> {
         net.check()?;
-        let square_side = |n: usize| {
-            let side = (n as f64).sqrt().round() as usize;
-            (side * side == n).then_some(side)
-        };
         let image = match net.layers[0].kind {
             LayerKind::Conv(g) => [g.channels, g.height, g.width],
-            LayerKind::Dense => {
-                let n = net.n_inputs();
-                match (
-                    square_side(n),
-                    n.is_multiple_of(3).then(|| square_side(n / 3)).flatten(),
-                ) {
-                    (Some(side), _) => [1, side, side],
-                    (None, Some(side)) => [3, side, side],
-                    (None, None) => {
-                        return Err(ZooError::Shape(format!(
-                            "a dense network with {n} inputs reads neither square grayscale nor square RGB images"
-                        )));
-                    }
-                }
-            }
+            LayerKind::Dense => flat_image(net.n_inputs())?,
         };
         Ok(ZooModel { net, image })
     }
@@ -116,8 +98,34 @@ impl Model for ZooModel {
     }
 }
 
+/// The image a dense first layer of `n` inputs reads: square grayscale when `n` is a square
+/// (784: 1x28x28), square RGB channels-last when it is three times one (3072: 3x32x32; no count
+/// is both, as √3 is irrational).
+pub(crate) fn flat_image(n: usize) -> Result<[usize; 3]> {
+    let square_side = |n: usize| {
+        let side = (n as f64).sqrt().round() as usize;
+        (side * side == n).then_some(side)
+    };
+    match (
+        square_side(n),
+        n.is_multiple_of(3).then(|| square_side(n / 3)).flatten(),
+    ) {
+        (Some(side), _) => Ok([1, side, side]),
+        (None, Some(side)) => Ok([3, side, side]),
+        (None, None) => Err(ZooError::Shape(format!(
+            "a dense network with {n} inputs reads neither square grayscale nor square RGB images"
+        ))),
+    }
+}
+
 /// `(n, h·w·c)` channels-last maps to `(n, c·h·w)` channels-first.
-fn channels_first(maps: Array2<f32>, n: usize, c: usize, h: usize, w: usize) -> Array2<f32> {
+pub(crate) fn channels_first(
+    maps: Array2<f32>,
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+) -> Array2<f32> {
     maps.into_shape_with_order((n, h, w, c))
         .expect("h·w·c features")
         .permuted_axes([0, 3, 1, 2])

@@ -36,6 +36,13 @@ pub struct ExportArgs {
 pub fn open_model(path: &Path, input_shape: Option<[usize; 3]>) -> Result<Box<dyn Model>> {
     match path.extension().and_then(|e| e.to_str()) {
         Some("onnx") => Ok(Box::new(OnnxModel::open(path, input_shape)?)),
+        Some("safetensors") if crate::candidates::is_vectorized(path)? => {
+            let (net, _) = model_zoo::vectorized::load_vectorized(path)?;
+            Ok(Box::new(
+                model_zoo::vectorized::VectorZooModel::new(net)
+                    .with_context(|| path.display().to_string())?,
+            ))
+        }
         Some("safetensors") => {
             let (net, _) = model_zoo::checkpoint::load(path)?;
             Ok(Box::new(

@@ -13,7 +13,8 @@ use super::{VectorLayer, VectorLayerKind, VectorNetwork, VectorTrainConfig};
 use crate::checkpoint::{TensorReader, TensorWriter, write_atomically};
 use crate::error::{Result, ZooError};
 
-const FORMAT: &str = "cortexbench-vnn-1";
+/// The `format` metadata of a VNN checkpoint.
+pub const FORMAT: &str = "cortexbench-vnn-1";
 
 /// Writes `net` and the config that trained it to `path`; returns the file's sha256.
 pub fn save_vectorized(

@@ -28,6 +28,7 @@
 
 mod checkpoint;
 mod init;
+mod model;
 mod pass;
 mod train;
 
@@ -40,7 +41,8 @@ use crate::conv::ConvGeometry;
 use crate::error::{Result, ZooError};
 use crate::rules::Updates;
 
-pub use checkpoint::{load_vectorized, save_vectorized};
+pub use checkpoint::{FORMAT as CHECKPOINT_FORMAT, load_vectorized, save_vectorized};
+pub use model::VectorZooModel;
 pub use train::{
     VectorEpoch, VectorTrainConfig, VectorTrained, evaluate_vectorized, train_vectorized,
 };

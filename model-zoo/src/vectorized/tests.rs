@@ -255,3 +255,38 @@ fn convolutional_pairs_carry_opposite_maps_and_pooling_is_its_adjoints_adjoint()
     let window_mean = (maps[[0, 0]] + maps[[1, 0]] + maps[[8, 0]] + maps[[9, 0]]) / 4.0;
     assert!((pooled[[0, 0]] - window_mean).abs() < 1e-5);
 }
+
+#[test]
+fn a_vnn_is_a_model_whose_layers_are_its_hidden_vectors_channels_first() {
+    use crate::model::Model;
+    let (net, x, _) = small_cnn();
+    let forward = net.forward(x.view()).unwrap();
+    let mut model = VectorZooModel::new(net).unwrap();
+    assert_eq!(model.input_shape(), [2, 8, 8]);
+    let layers = model.layers().unwrap();
+    let names: Vec<&str> = layers.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["conv1", "conv2", "fc1"]);
+    assert_eq!(layers[0].shape, [3, 4, 4, 4]);
+    assert_eq!(layers[2].shape, [3, 6]);
+    // Stimuli channels-first, as every model takes them.
+    let stimuli = x
+        .clone()
+        .into_shape_with_order((4, 8, 8, 2))
+        .unwrap()
+        .permuted_axes([0, 3, 1, 2])
+        .as_standard_layout()
+        .into_owned();
+    let acts = model
+        .activations(stimuli.view(), &["conv1", "fc1"])
+        .unwrap();
+    let conv1 = acts.get("conv1").unwrap();
+    let engine = forward.hidden_features(0);
+    // Component 2, channel 3, pixel (1, 2) of example 1: channels-last at (1·4 + 2)·4 + 3.
+    assert_eq!(
+        conv1[[1, 2 * 64 + 3 * 16 + 4 + 2]],
+        engine[[1, 2 * 64 + (4 + 2) * 4 + 3]]
+    );
+    assert_eq!(acts.get("fc1").unwrap(), &forward.hidden_features(2));
+    let wrong = ndarray::Array4::<f32>::zeros((1, 3, 8, 8));
+    assert!(model.activations(wrong.view(), &["fc1"]).is_err());
+}
