@@ -469,7 +469,15 @@ fn gevb_trains_a_vectorized_mlp_and_logs_its_sign_agreement() {
         assert!(column(&format!("alignment_{layer}")) > 0.3, "{history}");
     }
     assert!(dir.join("config.yaml").is_file());
-    // Not a scorable zoo network (yet): no manifest entry.
+    let mut onnx = model_zoo::OnnxModel::open(&dir.join("model.onnx"), None).unwrap();
+    assert_eq!(model_zoo::Model::input_shape(&onnx), [1, 28, 28]);
+    let layers: Vec<String> = model_zoo::Model::layers(&mut onnx)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    assert!(layers.iter().any(|l| l == "fc2"), "{layers:?}");
+    // Not in the manifest of networks the default run reuses.
     assert!(!zoo.path().join("manifest.yaml").exists());
 
     for (rule, arch, message) in [

@@ -289,3 +289,53 @@ fn bad_files_and_requests_fail_with_clear_errors() {
     let graph = OnnxGraph::open(&source).unwrap();
     assert_eq!(graph.output_names(), vec!["logits"]);
 }
+
+/// Exports a VNN, reads every hidden layer and the logits back through ONNX Runtime and
+/// compares them with the engine.
+fn assert_vectorized_export_reproduces_engine(net: model_zoo::vectorized::VectorNetwork) {
+    use model_zoo::onnx::save_vectorized_onnx;
+    use model_zoo::vectorized::VectorZooModel;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vnn.onnx");
+    let mut vnn = VectorZooModel::new(net).unwrap();
+    save_vectorized_onnx(&path, &mut vnn, &[("rule".into(), "gevb".into())]).unwrap();
+    let mut onnx = OnnxModel::open(&path, None).unwrap();
+    assert_eq!(onnx.input_shape(), vnn.input_shape());
+    let names: Vec<String> = vnn.layers().unwrap().into_iter().map(|l| l.name).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let stimuli = random_stimuli(13, vnn.input_shape(), 9);
+    let engine = vnn.activations(stimuli.view(), &names).unwrap();
+    let runtime = onnx.activations(stimuli.view(), &names).unwrap();
+    for (name, expected) in engine.iter() {
+        let got = runtime.get(name).unwrap();
+        assert_eq!(got.dim(), expected.dim(), "{name}");
+        let worst = (got - expected).iter().fold(0.0f32, |m, d| m.max(d.abs()));
+        assert!(worst < 1e-5, "{name}: ONNX Runtime differs by {worst}");
+        assert!(expected.iter().any(|&v| v.abs() > 0.05), "{name} near zero");
+        assert!(expected.iter().any(|&v| v == 0.0), "{name}: no closed gate");
+    }
+    let x = stimuli
+        .view()
+        .permuted_axes([0, 2, 3, 1])
+        .as_standard_layout()
+        .into_owned()
+        .into_shape_with_order((13, vnn.network().n_inputs()))
+        .unwrap();
+    let logits = vnn.network().forward(x.view()).unwrap().logits;
+    let got = onnx.activations(stimuli.view(), &["logits"]).unwrap();
+    let worst = (got.get("logits").unwrap() - &logits)
+        .iter()
+        .fold(0.0f32, |m, d| m.max(d.abs()));
+    assert!(worst < 1e-5, "logits differ by {worst}");
+}
+
+#[test]
+fn exported_vectorized_networks_reproduce_the_engine() {
+    use model_zoo::vectorized::VectorNetwork;
+    // An MLP on colour images (flattened channels-last), and a convnet with a dense layer
+    // after its maps.
+    assert_vectorized_export_reproduces_engine(VectorNetwork::mlp(48, &[8, 6], 4, 1).unwrap());
+    assert_vectorized_export_reproduces_engine(
+        VectorNetwork::cnn((8, 8, 3), &[(4, 3, 1), (6, 3, 1)], &[6], 4, 2).unwrap(),
+    );
+}

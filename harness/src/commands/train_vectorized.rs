@@ -1,9 +1,10 @@
 //! `harness train --arch vnn-mlp|vnn-cnn --rule gevb|bp`: a vectorized nonnegative MLP or
 //! convnet trained by
 //! global error-vector broadcasting or by backprop (model_zoo::vectorized), written to
-//! `<zoo>/<name>/` as a checkpoint, its per-epoch history (accuracy, alignment and sign
-//! agreement with the gradient) and its config. VNNs are not in the zoo manifest: `harness
-//! score` does not read them yet.
+//! `<zoo>/<name>/` as a checkpoint, its ONNX export, its per-epoch history (accuracy,
+//! alignment and sign agreement with the gradient) and its config. VNNs are not in the zoo
+//! manifest, which lists the networks the default run reuses; `harness score --model` scores
+//! their checkpoints.
 
 use std::path::Path;
 
@@ -61,18 +62,29 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     })
     .with_context(|| format!("training {name}"))?;
     let checkpoint = out.join("model.safetensors");
-    save_vectorized(&checkpoint, &trained.net, &config)?;
+    let sha256 = save_vectorized(&checkpoint, &trained.net, &config)?;
+    let onnx = out.join("model.onnx");
+    model_zoo::onnx::save_vectorized_onnx(
+        &onnx,
+        &mut model_zoo::vectorized::VectorZooModel::new(trained.net.clone())?,
+        &[
+            ("rule".to_string(), config.rule.name().to_string()),
+            ("seed".to_string(), config.seed.to_string()),
+            ("checkpoint_sha256".to_string(), sha256),
+        ],
+    )?;
     let layers: Vec<String> = trained.net.layers.iter().map(|l| l.name.clone()).collect();
     write_history(&out.join("history.csv"), &trained.history, &layers)?;
     write_text(&out.join("config.yaml"), &serde_norway::to_string(&config)?)?;
     let last = &trained.history.last().expect("at least one epoch").record;
     println!(
-        "{name} ({}): test accuracy {:.4} after {} epochs in {:.0} s; checkpoint {}",
+        "{name} ({}): test accuracy {:.4} after {} epochs in {:.0} s; checkpoint {} (and {})",
         trained.net.describe(),
         last.test_accuracy,
         config.epochs,
         trained.seconds,
-        checkpoint.display()
+        checkpoint.display(),
+        onnx.display()
     );
     Ok(())
 }

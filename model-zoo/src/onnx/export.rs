@@ -132,6 +132,11 @@ pub fn export(model: &mut ZooModel, metadata: &[(String, String)]) -> Result<Vec
         graph.output.push(float_value(name, &info.shape));
         current = name.clone();
     }
+    model_bytes(graph, metadata)
+}
+
+/// A graph as ONNX model bytes (opset [`EXPORT_OPSET`]) with `metadata` as its properties.
+pub(super) fn model_bytes(graph: GraphProto, metadata: &[(String, String)]) -> Result<Vec<u8>> {
     let model = ModelProto {
         ir_version: 8,
         opset_import: vec![OperatorSetIdProto {
@@ -163,7 +168,7 @@ pub fn save_onnx(path: &Path, model: &mut ZooModel, metadata: &[(String, String)
 }
 
 /// Reorders a dense layer's columns from `(y, x, c)` to `(c, y, x)` inputs.
-fn channels_last_columns_to_first(
+pub(super) fn channels_last_columns_to_first(
     weight: &Array2<f32>,
     c: usize,
     h: usize,
@@ -189,7 +194,12 @@ fn push_activation(graph: &mut GraphProto, activation: Activation, input: &str, 
     graph.node.push(node(op, &[input], output, vec![]));
 }
 
-fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
+pub(super) fn node(
+    op: &str,
+    inputs: &[&str],
+    output: &str,
+    attribute: Vec<AttributeProto>,
+) -> NodeProto {
     NodeProto {
         op_type: op.into(),
         name: format!("{output}/{op}"),
@@ -200,7 +210,7 @@ fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>)
     }
 }
 
-fn int(name: &str, value: i64) -> AttributeProto {
+pub(super) fn int(name: &str, value: i64) -> AttributeProto {
     AttributeProto {
         name: name.into(),
         type_: AttributeType::INT.into(),
@@ -209,7 +219,7 @@ fn int(name: &str, value: i64) -> AttributeProto {
     }
 }
 
-fn ints(name: &str, values: &[usize]) -> AttributeProto {
+pub(super) fn ints(name: &str, values: &[usize]) -> AttributeProto {
     AttributeProto {
         name: name.into(),
         type_: AttributeType::INTS.into(),
@@ -218,7 +228,7 @@ fn ints(name: &str, values: &[usize]) -> AttributeProto {
     }
 }
 
-fn float_tensor(name: &str, dims: &[usize], values: Vec<f32>) -> TensorProto {
+pub(super) fn float_tensor(name: &str, dims: &[usize], values: Vec<f32>) -> TensorProto {
     TensorProto {
         name: name.into(),
         dims: dims.iter().map(|&d| d as i64).collect(),
@@ -229,7 +239,7 @@ fn float_tensor(name: &str, dims: &[usize], values: Vec<f32>) -> TensorProto {
 }
 
 /// A float tensor value `(batch, dims…)` with a symbolic batch axis.
-fn float_value(name: &str, dims: &[usize]) -> ValueInfoProto {
+pub(super) fn float_value(name: &str, dims: &[usize]) -> ValueInfoProto {
     let batch = Dimension {
         value: Some(Dim::DimParam("batch".into())),
         ..Default::default()
