@@ -249,10 +249,9 @@ fn set_perturbations(rule: &mut RuleConfig, perturbations: usize) {
 }
 
 fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
-    let rule: Rule = args
-        .rule
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--rule: {e}"))?;
+    let rule: Rule = args.rule.parse().map_err(|e| {
+        anyhow::anyhow!("--rule: {e}; gevb trains vectorized networks (--arch vnn-mlp or vnn-cnn)")
+    })?;
     let mut config = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
