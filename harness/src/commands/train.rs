@@ -161,6 +161,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         &out.join("history.csv"),
         &trained.history,
         &trained.net.layer_names(),
+        &["alignment"],
+        |r| (r, vec![&r.alignment[..]]),
     )?;
     write_jacobian_history(&out.join("jacobian_alignment.csv"), &over_training)?;
     write_text(&out.join("config.yaml"), &serde_norway::to_string(&config)?)?;
@@ -312,7 +314,16 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig> {
     Ok(config)
 }
 
-fn write_history(path: &Path, history: &[EpochRecord], layers: &[&str]) -> Result<()> {
+/// The per-epoch history as CSV: loss and accuracy, then for each name in `per_layer` one
+/// column per layer (`<name>_<layer>`), filled from the slices `columns` gives an entry, in
+/// the same order.
+pub(crate) fn write_history<'a, T>(
+    path: &Path,
+    history: &'a [T],
+    layers: &[&str],
+    per_layer: &[&str],
+    columns: impl Fn(&'a T) -> (&'a EpochRecord, Vec<&'a [f32]>),
+) -> Result<()> {
     let mut writer = csv::Writer::from_writer(vec![]);
     let mut header: Vec<String> = [
         "epoch",
@@ -324,9 +335,12 @@ fn write_history(path: &Path, history: &[EpochRecord], layers: &[&str]) -> Resul
     .iter()
     .map(|s| s.to_string())
     .collect();
-    header.extend(layers.iter().map(|l| format!("alignment_{l}")));
+    for name in per_layer {
+        header.extend(layers.iter().map(|l| format!("{name}_{l}")));
+    }
     writer.write_record(&header)?;
-    for r in history {
+    for entry in history {
+        let (r, values) = columns(entry);
         let mut row = vec![
             r.epoch.to_string(),
             r.train_loss.to_string(),
@@ -334,7 +348,9 @@ fn write_history(path: &Path, history: &[EpochRecord], layers: &[&str]) -> Resul
             r.test_loss.to_string(),
             r.test_accuracy.to_string(),
         ];
-        row.extend(r.alignment.iter().map(|a| a.to_string()));
+        for v in values {
+            row.extend(v.iter().map(|a| a.to_string()));
+        }
         writer.write_record(&row)?;
     }
     write_text(path, &String::from_utf8(writer.into_inner()?)?)

@@ -15,7 +15,7 @@ use model_zoo::vectorized::{
 };
 use model_zoo::{Augmentation, LrSchedule, OptimizerConfig, TrainingData};
 
-use super::train::{TrainArgs, write_text};
+use super::train::{TrainArgs, write_history, write_text};
 
 /// The architecture names on the command line: a VNN MLP, a VNN convnet.
 pub const ARCHS: [&str; 2] = ["vnn-mlp", "vnn-cnn"];
@@ -73,8 +73,29 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             ("checkpoint_sha256".to_string(), sha256),
         ],
     )?;
-    let layers: Vec<String> = trained.net.layers.iter().map(|l| l.name.clone()).collect();
-    write_history(&out.join("history.csv"), &trained.history, &layers)?;
+    // Per layer: the alignment with the gradient and the sign agreement of the batch's update
+    // and of one example's.
+    let layers: Vec<&str> = trained.net.layers.iter().map(|l| l.name.as_str()).collect();
+    write_history(
+        &out.join("history.csv"),
+        &trained.history,
+        &layers,
+        &[
+            "alignment",
+            "sign_agreement_batch",
+            "sign_agreement_example",
+        ],
+        |e: &VectorEpoch| {
+            (
+                &e.record,
+                vec![
+                    &e.record.alignment[..],
+                    &e.sign_agreement_batch[..],
+                    &e.sign_agreement_example[..],
+                ],
+            )
+        },
+    )?;
     write_text(&out.join("config.yaml"), &serde_norway::to_string(&config)?)?;
     let last = &trained.history.last().expect("at least one epoch").record;
     println!(
@@ -165,47 +186,4 @@ fn config_from(args: &TrainArgs) -> Result<VectorTrainConfig> {
         alignment_every: 50,
         max_steps_per_epoch,
     })
-}
-
-/// Per epoch: loss, accuracy, and per layer the alignment and the sign agreement (batch
-/// update and one example's) with the gradient.
-fn write_history(path: &Path, history: &[VectorEpoch], layers: &[String]) -> Result<()> {
-    let mut writer = csv::Writer::from_writer(vec![]);
-    let mut header: Vec<String> = [
-        "epoch",
-        "train_loss",
-        "train_accuracy",
-        "test_loss",
-        "test_accuracy",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    for column in [
-        "alignment",
-        "sign_agreement_batch",
-        "sign_agreement_example",
-    ] {
-        header.extend(layers.iter().map(|l| format!("{column}_{l}")));
-    }
-    writer.write_record(&header)?;
-    for e in history {
-        let r = &e.record;
-        let mut row = vec![
-            r.epoch.to_string(),
-            r.train_loss.to_string(),
-            r.train_accuracy.to_string(),
-            r.test_loss.to_string(),
-            r.test_accuracy.to_string(),
-        ];
-        for values in [
-            &r.alignment,
-            &e.sign_agreement_batch,
-            &e.sign_agreement_example,
-        ] {
-            row.extend(values.iter().map(|a| a.to_string()));
-        }
-        writer.write_record(&row)?;
-    }
-    write_text(path, &String::from_utf8(writer.into_inner()?)?)
 }

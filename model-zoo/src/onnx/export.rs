@@ -58,15 +58,7 @@ pub fn export(model: &mut ZooModel, metadata: &[(String, String)]) -> Result<Vec
         match layer.kind {
             LayerKind::Conv(g) => {
                 let (out, k) = (layer.weight.nrows(), g.kernel);
-                let kernel = layer
-                    .weight
-                    .to_shape((out, k, k, g.channels))
-                    .expect("(ky, kx, c) taps")
-                    .permuted_axes([0, 3, 1, 2])
-                    .as_standard_layout()
-                    .iter()
-                    .copied()
-                    .collect();
+                let kernel = kernels_channels_first(layer.weight.view(), k, g.channels);
                 graph
                     .initializer
                     .push(float_tensor(&weight, &[out, g.channels, k, k], kernel));
@@ -165,6 +157,23 @@ pub(super) fn model_bytes(graph: GraphProto, metadata: &[(String, String)]) -> R
 /// Exports to `path`, written atomically.
 pub fn save_onnx(path: &Path, model: &mut ZooModel, metadata: &[(String, String)]) -> Result<()> {
     write_atomically(path, &export(model, metadata)?)
+}
+
+/// Convolution kernels `(out, k·k·c)` with (ky, kx, c) taps as ONNX's `(out, c, ky, kx)`
+/// values, flattened.
+pub(super) fn kernels_channels_first(
+    weight: ndarray::ArrayView2<f32>,
+    k: usize,
+    channels: usize,
+) -> Vec<f32> {
+    weight
+        .to_shape((weight.nrows(), k, k, channels))
+        .expect("(ky, kx, c) taps")
+        .permuted_axes([0, 3, 1, 2])
+        .as_standard_layout()
+        .iter()
+        .copied()
+        .collect()
 }
 
 /// Reorders a dense layer's columns from `(y, x, c)` to `(c, y, x)` inputs.

@@ -16,7 +16,8 @@ use ndarray::{Array2, s};
 use onnx_protobuf::{GraphProto, TensorProto, tensor_proto::DataType};
 
 use super::export::{
-    channels_last_columns_to_first, float_tensor, float_value, int, ints, model_bytes, node,
+    channels_last_columns_to_first, float_tensor, float_value, int, ints, kernels_channels_first,
+    model_bytes, node,
 };
 use crate::checkpoint::write_atomically;
 use crate::error::Result;
@@ -87,15 +88,7 @@ pub fn export_vectorized(
                 let mut kernels = Vec::with_capacity(k * out * taps);
                 for c in 0..k {
                     let block = layer.weight.slice(s![.., c * taps..(c + 1) * taps]);
-                    kernels.extend(
-                        block
-                            .to_shape((out, kk, kk, g.channels))
-                            .expect("(ky, kx, c) taps")
-                            .permuted_axes([0, 3, 1, 2])
-                            .as_standard_layout()
-                            .iter()
-                            .copied(),
-                    );
+                    kernels.extend(kernels_channels_first(block, kk, g.channels));
                 }
                 let weight = b.floats(
                     &format!("{name}.weight"),
@@ -143,15 +136,7 @@ pub fn export_vectorized(
                     &[-1, g.channels as i64, g.height as i64, g.width as i64],
                     &maps,
                 );
-                let kernel = layer
-                    .weight
-                    .to_shape((out, kk, kk, g.channels))
-                    .expect("(ky, kx, c) taps")
-                    .permuted_axes([0, 3, 1, 2])
-                    .as_standard_layout()
-                    .iter()
-                    .copied()
-                    .collect();
+                let kernel = kernels_channels_first(layer.weight.view(), kk, g.channels);
                 let weight = b.floats(
                     &format!("{name}.weight"),
                     &[out, g.channels, kk, kk],
