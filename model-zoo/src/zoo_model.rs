@@ -76,13 +76,7 @@ impl Model for ZooModel {
     fn activations(&mut self, stimuli: ArrayView4<f32>, layers: &[&str]) -> Result<Activations> {
         check_stimuli(&stimuli, self.image, &self.describe())?;
         let n = stimuli.len_of(Axis(0));
-        // The engine reads images channels-last, one flattened row per stimulus.
-        let x = stimuli
-            .permuted_axes([0, 2, 3, 1])
-            .as_standard_layout()
-            .into_owned()
-            .into_shape_with_order((n, self.net.n_inputs()))
-            .expect("c·h·w inputs");
+        let x = channels_last_rows(stimuli);
         let outputs = self.net.activations(x.view(), layers)?;
         let mut named = Vec::with_capacity(outputs.len());
         for (name, post) in outputs {
@@ -116,6 +110,18 @@ pub(crate) fn flat_image(n: usize) -> Result<[usize; 3]> {
             "a dense network with {n} inputs reads neither square grayscale nor square RGB images"
         ))),
     }
+}
+
+/// Channels-first stimuli `(n, c, h, w)` as the engines read images: one channels-last row
+/// per stimulus, `(n, h·w·c)`.
+pub(crate) fn channels_last_rows(stimuli: ArrayView4<f32>) -> Array2<f32> {
+    let (n, c, h, w) = stimuli.dim();
+    stimuli
+        .permuted_axes([0, 2, 3, 1])
+        .as_standard_layout()
+        .into_owned()
+        .into_shape_with_order((n, h * w * c))
+        .expect("h·w·c inputs")
 }
 
 /// `(n, h·w·c)` channels-last maps to `(n, c·h·w)` channels-first.

@@ -6,7 +6,7 @@ use ndarray::{ArrayView4, Axis, concatenate};
 use super::{VectorLayerKind, VectorNetwork};
 use crate::error::Result;
 use crate::model::{Activations, LayerInfo, Model, check_stimuli};
-use crate::zoo_model::{channels_first, flat_image};
+use crate::zoo_model::{channels_first, channels_last_rows, flat_image};
 
 /// A VNN with the image shape its first layer reads.
 #[derive(Debug, Clone)]
@@ -78,12 +78,7 @@ impl Model for VectorZooModel {
     fn activations(&mut self, stimuli: ArrayView4<f32>, layers: &[&str]) -> Result<Activations> {
         check_stimuli(&stimuli, self.image, &self.describe())?;
         let n = stimuli.len_of(Axis(0));
-        let x = stimuli
-            .permuted_axes([0, 2, 3, 1])
-            .as_standard_layout()
-            .into_owned()
-            .into_shape_with_order((n, self.net.n_inputs()))
-            .expect("c·h·w inputs");
+        let x = channels_last_rows(stimuli);
         let outputs = self.net.activations(x.view(), layers)?;
         let hidden = self.net.hidden_names();
         let mut named = Vec::with_capacity(outputs.len());
