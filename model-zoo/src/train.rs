@@ -514,14 +514,23 @@ const EVALUATION_BATCH: usize = 250;
 
 /// Mean loss and accuracy of `net` on a labelled set, in batches of 250.
 pub fn evaluate(net: &Network, x: ArrayView2<f32>, y: &[u8]) -> Result<(f32, f32)> {
+    evaluate_logits(x, y, |chunk| Ok(net.forward(chunk)?.output().clone()))
+}
+
+/// Mean loss and accuracy of the logits `logits` gives each batch of 250 inputs.
+pub(crate) fn evaluate_logits(
+    x: ArrayView2<f32>,
+    y: &[u8],
+    mut logits: impl FnMut(ArrayView2<f32>) -> Result<Array2<f32>>,
+) -> Result<(f32, f32)> {
     let (mut loss, mut correct) = (0.0f64, 0usize);
     for (start, chunk) in y
         .chunks(EVALUATION_BATCH)
         .enumerate()
         .map(|(i, c)| (i * EVALUATION_BATCH, c))
     {
-        let forward = net.forward(x.slice(ndarray::s![start..start + chunk.len(), ..]))?;
-        let (l, c) = cross_entropy(forward.output(), chunk);
+        let out = logits(x.slice(ndarray::s![start..start + chunk.len(), ..]))?;
+        let (l, c) = cross_entropy(&out, chunk);
         loss += f64::from(l) * chunk.len() as f64;
         correct += c;
     }

@@ -23,17 +23,18 @@ fn gevb_learns_fashion_mnist_close_to_backprop_with_sign_matched_updates() {
     let gevb = train_vectorized(&quick(VectorRule::Gevb), &train_set, &test_set, |_| {}).unwrap();
     let bp = train_vectorized(&quick(VectorRule::Bp), &train_set, &test_set, |_| {}).unwrap();
     let (g, b) = (&gevb.history[0], &bp.history[0]);
-    assert!(b.record.test_accuracy > 0.75, "{b:?}");
-    assert!(g.record.test_accuracy > 0.72, "{g:?}");
+    // Measured (seed 3, 120 steps): BP 83.1 %, GEVB 83.3 %; chance is 10 %. The issue's
+    // target: GEVB within 2 pp of BP on the same network.
+    assert!(b.record.test_accuracy > 0.78, "{b:?}");
     assert!(
-        g.record.test_accuracy > b.record.test_accuracy - 0.05,
+        g.record.test_accuracy > b.record.test_accuracy - 0.02,
         "GEVB {g:?}\nBP {b:?}"
     );
     // The theorem: one example's update has the gradient's sign on every weight.
     assert!(g.sign_agreement_example.iter().all(|&a| a == 1.0), "{g:?}");
     // A batch sums examples with different nonnegative factors, so signs can differ, but
-    // most agree and the update points along the gradient.
-    assert!(g.sign_agreement_batch.iter().all(|&a| a > 0.6), "{g:?}");
-    assert!(g.record.alignment.iter().all(|&c| c > 0.3), "{g:?}");
-    assert!(b.record.alignment.iter().all(|&c| c > 0.999), "{b:?}");
+    // most agree and the update points along the gradient (measured: signs 0.985 / 1 / 1,
+    // cosines 0.95 / 0.55 / 1).
+    assert!(g.sign_agreement_batch.iter().all(|&a| a > 0.9), "{g:?}");
+    assert!(g.record.alignment.iter().all(|&c| c > 0.4), "{g:?}");
 }

@@ -98,10 +98,10 @@ impl VectorNetwork {
     pub fn gradient(&self, forward: &VectorForward, labels: &[u8]) -> Updates {
         let k = self.components;
         let batch = forward.batch;
-        let mut delta = output_delta(&forward.logits, labels);
-        let mut deltas = vec![delta.clone()];
+        let mut deltas = vec![output_delta(&forward.logits, labels)];
         for l in (1..self.layers.len()).rev() {
             let layer = &self.layers[l];
+            let delta = deltas.last().expect("the output's");
             let (_, rows, out) = delta.dim();
             let flat = delta
                 .view()
@@ -114,8 +114,7 @@ impl VectorNetwork {
             };
             let below = &self.layers[l - 1];
             let unpooled = unpool(below_gradient, below.kind, k, batch);
-            delta = unpooled * forward.open[l - 1].view().insert_axis(Axis(0));
-            deltas.push(delta.clone());
+            deltas.push(unpooled * forward.open[l - 1].view().insert_axis(Axis(0)));
         }
         deltas.reverse();
         self.updates_from_deltas(forward, &deltas)
@@ -218,7 +217,7 @@ fn gate(mut pre: Array3<f32>, gates: &Array2<f32>) -> (Array3<f32>, Array2<f32>)
 /// `(K, batch · positions, out)`: a convolution's average-pooled, a dense layer's as they are.
 /// The authors' code doubles the average, which keeps the scale of uncorrelated maps; the
 /// neighbouring pixels of natural images are correlated, so on CIFAR-10 the doubling doubled
-/// the scale at every stage (cross-entropy 4.4 at initialisation with three stages, against
+/// the scale at every stage (cross-entropy 4.4 at initialisation for three stages of 16, 32, 64 channels, against
 /// 2.3 with plain averages).
 fn pool(act: Array3<f32>, kind: VectorLayerKind, batch: usize) -> Array3<f32> {
     let (k, rows, out) = act.dim();

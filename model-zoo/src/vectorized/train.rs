@@ -14,7 +14,9 @@ use crate::augment::Augmentation;
 use crate::error::{Result, ZooError};
 use crate::loss::cross_entropy;
 use crate::optim::{LrSchedule, Optimizer, OptimizerConfig};
-use crate::train::{ChannelNormalization, EpochRecord, LabelledData, TrainingData};
+use crate::train::{
+    ChannelNormalization, EpochRecord, LabelledData, TrainingData, evaluate_logits,
+};
 
 /// Everything that determines a VNN training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -199,18 +201,7 @@ pub fn evaluate_vectorized(
     x: ndarray::ArrayView2<f32>,
     y: &[u8],
 ) -> Result<(f32, f32)> {
-    let (mut loss, mut correct) = (0.0f64, 0usize);
-    for (i, chunk) in y.chunks(250).enumerate() {
-        let start = i * 250;
-        let forward = net.forward(x.slice(ndarray::s![start..start + chunk.len(), ..]))?;
-        let (l, c) = cross_entropy(&forward.logits, chunk);
-        loss += f64::from(l) * chunk.len() as f64;
-        correct += c;
-    }
-    Ok((
-        (loss / y.len() as f64) as f32,
-        correct as f32 / y.len() as f32,
-    ))
+    evaluate_logits(x, y, |chunk| Ok(net.forward(chunk)?.logits))
 }
 
 /// Running sums of an epoch.
@@ -247,18 +238,26 @@ impl Sums {
         forward: &super::VectorForward,
         updates: &crate::rules::Updates,
     ) -> Result<()> {
+        // Backprop's update is the gradient: it agrees with itself by construction.
+        if rule == VectorRule::Bp {
+            let ones = vec![1.0; updates.weight.len()];
+            for sums in [
+                &mut self.alignment,
+                &mut self.batch_signs,
+                &mut self.example_signs,
+            ] {
+                add(sums, &ones);
+            }
+            self.measured += 1;
+            return Ok(());
+        }
         let gradient = net.gradient(forward, y);
         let one = net.forward(x.slice(ndarray::s![0..1, ..]))?;
-        let one_gradient = net.gradient(&one, &y[..1]);
-        let one_update = match rule {
-            VectorRule::Gevb => net.gevb(&one, &y[..1]),
-            VectorRule::Bp => one_gradient.clone(),
-        };
         add(&mut self.alignment, &cosine_per_layer(updates, &gradient));
         add(&mut self.batch_signs, &sign_agreement(updates, &gradient));
         add(
             &mut self.example_signs,
-            &sign_agreement(&one_update, &one_gradient),
+            &sign_agreement(&net.gevb(&one, &y[..1]), &net.gradient(&one, &y[..1])),
         );
         self.measured += 1;
         Ok(())
