@@ -145,11 +145,12 @@ pub fn trained(
 /// run's 14 networks: 13 min instead of about 18). Longest jobs first, so the last ones finish
 /// together. Returns the checkpoints trained (each announced as it is written).
 ///
-/// The weights are those `harness train` gets on all cores: byte for byte for every rule on
-/// the CIFAR-10 convnet (checked on the default run's 14 networks; NMNC needed its
-/// eigendecomposition held to one OpenBLAS thread). OpenBLAS does not promise this for every
-/// shape (a 1024-wide MLP's products round differently on 1 and 2 threads), so a zoo folder
-/// holds whichever run trained its config first.
+/// With OpenBLAS's Cooper Lake kernels the weights are those `harness train` gets on all
+/// cores, byte for byte for every rule on the CIFAR-10 convnet (checked on the default run's
+/// 14 networks; NMNC needed its eigendecomposition held to one OpenBLAS thread). OpenBLAS does
+/// not promise this: a 1024-wide MLP's products round differently on 1 and 2 threads there,
+/// and with its Haswell kernels (measured on an AMD EPYC) every product of the convnet does.
+/// So a zoo folder holds whichever run trained its config first.
 pub fn train_missing(
     zoo: &Path,
     jobs: &[(TrainConfig, Arc<TrainingSets>)],

@@ -11,7 +11,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use model_zoo::optim::Optimizer;
 use model_zoo::rules::backprop::Backprop;
-use model_zoo::{Activation, Network, OptimizerConfig, Preset, TrainingData};
+use model_zoo::{Activation, LearningRule, Network, OptimizerConfig, Preset, TrainingData};
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -47,6 +47,19 @@ fn bench(c: &mut Criterion) {
             let forward = cnn.forward(images.view()).unwrap();
             let gradient = Backprop::gradient(&cnn, &forward, &y);
             cnn_optimizer.step(&mut cnn, &gradient);
+        })
+    });
+    // Noise correlation's step on the same network: the standard preset's 8 antithetic
+    // pairs, i.e. 16 perturbed forward passes of the batch, stacked, and the estimate.
+    let nc_options = model_zoo::rules::perturbation::PerturbationOptions::default();
+    let mut nc = model_zoo::rules::noise_correlation::NoiseCorrelation::new(nc_options);
+    let mut noise_rng = ChaCha8Rng::seed_from_u64(1);
+    group.sample_size(10);
+    group.bench_function("nc_step_cifar_cnn_8_pairs_batch128", |b| {
+        b.iter(|| {
+            let forward = cnn.forward(images.view()).unwrap();
+            let updates = nc.updates(&cnn, &forward, &y, &mut noise_rng).unwrap();
+            cnn_optimizer.step(&mut cnn, &updates);
         })
     });
     group.finish();

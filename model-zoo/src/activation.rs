@@ -29,6 +29,15 @@ impl Activation {
         }
     }
 
+    /// f(a) in place of the pre-activations (the same values as [`Activation::apply`]).
+    pub fn apply_in_place(self, pre: &mut Array2<f32>) {
+        match self {
+            Activation::Tanh => map_in_place_on_all_cores(pre, fast_tanh),
+            Activation::Relu => map_in_place_on_all_cores(pre, |v| v.max(0.0)),
+            Activation::Identity => {}
+        }
+    }
+
     /// f'(a) of one unit, given its pre-activation and activation.
     #[inline]
     pub fn slope(self, pre: f32, post: f32) -> f32 {
@@ -52,6 +61,20 @@ impl Activation {
             Activation::Relu => pre.mapv(|a| if a > 0.0 { 1.0 } else { 0.0 }),
             Activation::Identity => Array2::ones(pre.raw_dim()),
         }
+    }
+}
+
+/// `f` applied to every element in place, on all cores for large maps.
+fn map_in_place_on_all_cores(values: &mut Array2<f32>, f: impl Fn(f32) -> f32 + Sync) {
+    match values.as_slice_mut() {
+        Some(values) if values.len() >= PARALLEL_FROM => {
+            values.par_chunks_mut(PARALLEL_FROM).for_each(|values| {
+                for v in values {
+                    *v = f(*v);
+                }
+            });
+        }
+        _ => values.mapv_inplace(f),
     }
 }
 

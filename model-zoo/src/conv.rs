@@ -164,6 +164,40 @@ pub fn col2im(cols: ArrayView2<f32>, g: &ConvGeometry, batch: usize) -> Array2<f
     Array2::from_shape_vec((batch, image_len), out).expect("sizes computed")
 }
 
+/// The values of [`max_pool`] alone, without the winners backprop needs (the perturbed
+/// passes of noise correlation keep only the loss): the same comparisons, so the same values,
+/// and a loop the compiler vectorises.
+pub fn max_pool_values(maps: &Array2<f32>, g: &ConvGeometry, batch: usize) -> Array2<f32> {
+    let (oh, ow) = g.conv_size();
+    let (ph, pw) = g.pooled_size();
+    let p = g.pool;
+    let c = maps.ncols();
+    let maps = maps.as_standard_layout();
+    let data = maps.as_slice().expect("standard layout");
+    let mut out = vec![0.0f32; batch * ph * pw * c];
+    out.par_chunks_mut(ph * pw * c)
+        .enumerate()
+        .for_each(|(b, image_out)| {
+            for (cell, best) in image_out.chunks_exact_mut(c).enumerate() {
+                let (py, px) = (cell / pw, cell % pw);
+                for dy in 0..p {
+                    for dx in 0..p {
+                        let pixel = ((b * oh) + py * p + dy) * ow + px * p + dx;
+                        let row = &data[pixel * c..(pixel + 1) * c];
+                        if dy + dx == 0 {
+                            best.copy_from_slice(row);
+                            continue;
+                        }
+                        for (best, &v) in best.iter_mut().zip(row) {
+                            *best = if v > *best { v } else { *best };
+                        }
+                    }
+                }
+            }
+        });
+    Array2::from_shape_vec((batch, ph * pw * c), out).expect("sizes computed")
+}
+
 /// Max pooling of `(batch·oh·ow, c)` feature maps to `(batch, ph·pw·c)`, with the flat index
 /// into the input of every output's winner (the first of a window's equal maxima).
 pub fn max_pool(maps: &Array2<f32>, g: &ConvGeometry, batch: usize) -> (Array2<f32>, Vec<u32>) {
@@ -330,6 +364,25 @@ mod tests {
         assert_eq!(pooled[[0, 0]], 12.0);
         let back = unpool(&Array2::ones((1, 4)), &winners, 16, 1);
         assert_eq!(back.sum(), 4.0);
+    }
+
+    /// The winner-free pooling of the perturbed passes gives exactly the same values, on
+    /// several images and channels, ties included.
+    #[test]
+    fn values_only_pooling_equals_pooling_with_winners() {
+        let g = ConvGeometry {
+            height: 6,
+            width: 6,
+            channels: 1,
+            kernel: 3,
+            padding: 1,
+            pool: 2,
+        };
+        let maps = Array2::from_shape_fn((3 * 36, 5), |(i, j)| ((i * 7 + j * 3) % 11) as f32 - 5.0);
+        let (pooled, _) = max_pool(&maps, &g, 3);
+        let values = max_pool_values(&maps, &g, 3);
+        assert_eq!(values.dim(), (3, 9 * 5));
+        assert_eq!(values, pooled);
     }
 
     #[test]

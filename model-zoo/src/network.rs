@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::activation::Activation;
-use crate::conv::{ConvGeometry, col2im, im2col, max_pool};
+use crate::conv::{ConvGeometry, col2im, im2col, max_pool, max_pool_values};
 use crate::error::{Result, ZooError};
 
 /// What a layer computes before its nonlinearity.
@@ -374,37 +374,52 @@ impl Network {
 
     /// The logits alone of a forward pass with `perturbations[l]` added to the
     /// pre-activations of layer l, keeping no intermediate results (for perturbation rules,
-    /// which need only the loss). The pass starts from `first_pre`, the first layer's
-    /// unperturbed pre-activations `(rows, units)` (which every perturbed copy of a batch
-    /// shares, so they are computed once).
+    /// which need only the loss). The perturbations stack several copies of the batch
+    /// (`(copies · rows, units)`, copy-major); the pass starts from `first_pre`, the first
+    /// layer's unperturbed pre-activations `(rows, units)` of one copy, which every perturbed
+    /// copy shares, so they are computed once.
     pub fn output_perturbed(
         &self,
-        first_pre: &Array2<f32>,
-        perturbations: &[Array2<f32>],
+        first_pre: ArrayView2<f32>,
+        perturbations: &[ArrayView2<f32>],
     ) -> Result<Array2<f32>> {
         let first = &self.layers[0];
+        let rows = first_pre.nrows();
         if perturbations.len() != self.layers.len()
             || first_pre.ncols() != first.weight.nrows()
-            || !first_pre.nrows().is_multiple_of(first.positions())
+            || rows == 0
+            || !rows.is_multiple_of(first.positions())
+            || perturbations[0].dim().1 != first_pre.ncols()
+            || !perturbations[0].nrows().is_multiple_of(rows)
         {
             return Err(ZooError::Shape(format!(
-                "{} perturbations and first-layer pre-activations of shape {:?} for a network of {} layers whose first has {} units",
+                "{} perturbations (the first of shape {:?}) and first-layer pre-activations of shape {:?} for a network of {} layers whose first has {} units",
                 perturbations.len(),
+                perturbations.first().map(|p| p.dim()),
                 first_pre.dim(),
                 self.layers.len(),
                 first.weight.nrows()
             )));
         }
-        let batch = first_pre.nrows() / first.positions();
+        let batch = perturbations[0].nrows() / first.positions();
         let mut h = Array2::zeros((0, 0));
         for (l, noise) in perturbations.iter().enumerate() {
             let mut a = if l == 0 {
-                first_pre + noise
+                let mut a = noise.to_owned();
+                for mut copy in a.exact_chunks_mut((rows, first_pre.ncols())) {
+                    copy += &first_pre;
+                }
+                a
             } else {
-                self.drive(l, h.view()).1 + noise
+                let mut a = self.drive(l, h.view()).1;
+                a += noise;
+                a
             };
-            a = self.layers[l].activation.apply(&a);
-            h = self.layer_output(l, &a, batch).0;
+            self.layers[l].activation.apply_in_place(&mut a);
+            h = match self.layers[l].kind {
+                LayerKind::Dense => a,
+                LayerKind::Conv(g) => max_pool_values(&a, &g, batch),
+            };
         }
         Ok(h)
     }

@@ -207,7 +207,10 @@ impl LearningRule for NeuralManifoldNoiseCorrelation {
             labels,
             self.options.perturbation,
             rng,
-            |l, rows, rng| gaussian(rows, bases[l].ncols(), sigma, rng).dot(&bases[l].t()),
+            |l, mut out, rng| {
+                let coefficients = gaussian(out.nrows(), bases[l].ncols(), sigma, rng);
+                ndarray::linalg::general_mat_mul(1.0, &coefficients, &bases[l].t(), 0.0, &mut out);
+            },
         )
     }
 

@@ -6,7 +6,7 @@
 
 use rand_chacha::ChaCha8Rng;
 
-use super::perturbation::{PerturbationOptions, estimate_updates, gaussian};
+use super::perturbation::{PerturbationOptions, estimate_updates, fill_gaussian};
 use super::{LearningRule, Updates};
 use crate::error::Result;
 use crate::network::{Forward, Network};
@@ -37,8 +37,8 @@ impl LearningRule for NoiseCorrelation {
         rng: &mut ChaCha8Rng,
     ) -> Result<Updates> {
         let sigma = self.options.sigma;
-        estimate_updates(net, forward, labels, self.options, rng, |l, rows, rng| {
-            gaussian(rows, net.layers[l].bias.len(), sigma, rng)
+        estimate_updates(net, forward, labels, self.options, rng, |_, out, rng| {
+            fill_gaussian(out, sigma, rng)
         })
     }
 }
