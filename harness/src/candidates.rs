@@ -299,6 +299,24 @@ pub(crate) fn open_candidate(
                 &request, &sets,
             )?)?)
         }
+        ModelSpec::Vectorized {
+            rule,
+            arch,
+            dataset,
+            preset,
+            epochs,
+            ..
+        } => {
+            progress.set_message(spec.name());
+            let sets = training_sets.get(*dataset)?;
+            let config =
+                crate::vectorized_zoo::preset_config(*rule, arch, *dataset, preset, *epochs, seed)?;
+            let (path, trained_now) =
+                crate::vectorized_zoo::trained(zoo, &config, &sets, progress)?;
+            let how = if trained_now { "trained" } else { "using" };
+            progress.suspend(|| eprintln!("model: {how} {} ({})", spec.name(), path.display()));
+            open_vectorized(&path, spec.name(), seed)
+        }
         ModelSpec::Checkpoint { path } if is_vectorized(path)? => {
             open_vectorized(path, spec.name(), seed)
         }
@@ -362,11 +380,7 @@ pub(crate) fn is_vectorized(path: &Path) -> Result<bool> {
 /// its hidden layers' vectors, shown the stimuli as its training images were.
 fn open_vectorized(path: &Path, name: String, seed: u64) -> Result<Candidate> {
     let (net, training) = model_zoo::vectorized::load_vectorized(path)?;
-    let arch = if training.stages.is_empty() {
-        "vnn-mlp"
-    } else {
-        "vnn-cnn"
-    };
+    let arch = crate::vectorized_zoo::arch_name(&training);
     let mut model = model_zoo::vectorized::VectorZooModel::new(net)?;
     let layers: Vec<String> = model.layers()?.into_iter().map(|l| l.name).collect();
     let rule = training.rule.name().to_string();

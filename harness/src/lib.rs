@@ -22,4 +22,5 @@ pub mod run_dir;
 mod run_manifest;
 mod scoring;
 mod training_data;
+mod vectorized_zoo;
 mod zoo_cache;

@@ -277,6 +277,17 @@ fn plan_network(spec: &ModelSpec, seed: u64) -> Result<PlannedNetwork> {
             training,
         })
     };
+    let of_vectorized =
+        |net: model_zoo::vectorized::VectorNetwork, training| -> Result<PlannedNetwork> {
+            let mut model = model_zoo::vectorized::VectorZooModel::new(net)?;
+            let scored: Vec<usize> = model.layers()?.iter().map(LayerInfo::features).collect();
+            Ok(PlannedNetwork {
+                all_layers: scored.iter().sum(),
+                scored,
+                input: model.input_shape().iter().product(),
+                training,
+            })
+        };
     let built = |config: TrainConfig| -> Result<PlannedNetwork> {
         let (image, classes) = config.data.shape();
         let net =
@@ -296,16 +307,21 @@ fn plan_network(spec: &ModelSpec, seed: u64) -> Result<PlannedNetwork> {
         ModelSpec::Untrained { arch, dataset, .. } => {
             built(Preset::builtin(*dataset, "quick")?.config(model_zoo::Rule::Bp, arch)?)
         }
+        ModelSpec::Vectorized {
+            rule,
+            arch,
+            dataset,
+            preset,
+            epochs,
+            ..
+        } => {
+            let config =
+                crate::vectorized_zoo::preset_config(*rule, arch, *dataset, preset, *epochs, seed)?;
+            of_vectorized(config.network()?, Some(*dataset))
+        }
         ModelSpec::Checkpoint { path } if crate::candidates::is_vectorized(path)? => {
             let (net, _) = model_zoo::vectorized::load_vectorized(path)?;
-            let mut model = model_zoo::vectorized::VectorZooModel::new(net)?;
-            let scored: Vec<usize> = model.layers()?.iter().map(LayerInfo::features).collect();
-            Ok(PlannedNetwork {
-                all_layers: scored.iter().sum(),
-                scored,
-                input: model.input_shape().iter().product(),
-                training: None,
-            })
+            of_vectorized(net, None)
         }
         ModelSpec::Checkpoint { path } => {
             let (net, config) = model_zoo::checkpoint::load(path)?;

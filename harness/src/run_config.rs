@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use brain_data::{BenchmarkSpec, Preprocessing};
 use evaluators::MetricSpec;
+use model_zoo::vectorized::VectorRule;
 use model_zoo::{Preset, Rule, TrainingData};
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +40,26 @@ pub enum ModelSpec {
         epochs: Option<usize>,
         /// Training seeds, each its own network (default: the run's `seed`). The rule's
         /// score is the mean over seeds; its interval includes the seed variance.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seeds: Option<Vec<u64>>,
+    },
+    /// A vectorized nonnegative network trained by GEVB, or by backprop on the same network,
+    /// with a preset (or reused from the cache when the same config was trained before).
+    Vectorized {
+        /// `gevb` or `bp`.
+        rule: model_zoo::vectorized::VectorRule,
+        /// `vnn-mlp` or `vnn-cnn`.
+        arch: String,
+        /// Training data: `cifar10` (default) or `fashion-mnist`.
+        #[serde(default = "cifar10")]
+        dataset: TrainingData,
+        /// `quick` (default) or `standard`.
+        #[serde(default = "quick")]
+        preset: String,
+        /// Epochs in place of the preset's (every step of each).
+        #[serde(default)]
+        epochs: Option<usize>,
+        /// Training seeds, each its own network (default: the run's `seed`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         seeds: Option<Vec<u64>>,
     },
@@ -124,6 +145,12 @@ impl ModelSpec {
                 dataset,
                 ..
             } => format!("{rule}-{}-{arch}", dataset.tag()),
+            ModelSpec::Vectorized {
+                rule,
+                arch,
+                dataset,
+                ..
+            } => format!("{}-{}-{arch}", rule.name(), dataset.tag()),
             ModelSpec::Untrained { arch, dataset, .. } => {
                 format!("untrained-{}-{arch}", dataset.tag())
             }
@@ -229,8 +256,9 @@ fn check_seeds(seeds: Option<&[u64]>, model: &str) -> Result<()> {
 
 impl RunConfig {
     /// The default run: the CIFAR-10 convnet trained with the quick preset under every rule,
-    /// its untrained baseline, and the pretrained EfficientNet-Lite0 when `efficientnet` is
-    /// given, on every shipped benchmark.
+    /// its untrained baseline, the vectorized nonnegative MLP trained by GEVB and by backprop
+    /// (quick preset; the VNN convnet is left out for the run's time), and the pretrained
+    /// EfficientNet-Lite0 when `efficientnet` is given, on every shipped benchmark.
     pub fn default_run(efficientnet: Option<PathBuf>) -> RunConfig {
         let mut models: Vec<ModelSpec> = Rule::ALL
             .into_iter()
@@ -248,6 +276,16 @@ impl RunConfig {
             dataset: TrainingData::Cifar10,
             seeds: Some(DEFAULT_SEEDS.to_vec()),
         });
+        for rule in [VectorRule::Gevb, VectorRule::Bp] {
+            models.push(ModelSpec::Vectorized {
+                rule,
+                arch: "vnn-mlp".into(),
+                dataset: TrainingData::Cifar10,
+                preset: quick(),
+                epochs: None,
+                seeds: Some(DEFAULT_SEEDS.to_vec()),
+            });
+        }
         if let Some(path) = efficientnet {
             models.push(ModelSpec::Onnx {
                 path,
@@ -325,6 +363,19 @@ impl RunConfig {
                         bail!("{rule}-{arch}: epochs must be at least 1");
                     }
                 }
+                ModelSpec::Vectorized {
+                    rule,
+                    arch,
+                    dataset,
+                    preset,
+                    epochs,
+                    seeds,
+                } => {
+                    let name = format!("{}-{arch}", rule.name());
+                    check_seeds(seeds.as_deref(), &name)?;
+                    crate::vectorized_zoo::preset_config(*rule, arch, *dataset, preset, *epochs, 1)
+                        .with_context(|| name.clone())?;
+                }
                 ModelSpec::Untrained {
                     arch,
                     dataset,
@@ -365,6 +416,9 @@ impl RunConfig {
     pub fn seeds_of(&self, model: &ModelSpec) -> Vec<u64> {
         match model {
             ModelSpec::Zoo {
+                seeds: Some(seeds), ..
+            }
+            | ModelSpec::Vectorized {
                 seeds: Some(seeds), ..
             }
             | ModelSpec::Untrained {
@@ -443,6 +497,40 @@ mod tests {
         let mut c = RunConfig::default_run(None);
         c.statistics.resamples = 10;
         assert!(c.validate().unwrap_err().to_string().contains("resamples"));
+    }
+
+    #[test]
+    fn vectorized_entries_are_named_checked_and_in_the_default_run() {
+        let c = config(
+            "  - {kind: vectorized, rule: gevb, arch: vnn-mlp, dataset: fashion-mnist, seeds: [3]}\n  - {kind: vectorized, rule: bp, arch: vnn-cnn}\n",
+        )
+        .unwrap();
+        assert_eq!(c.models[0].name(), "gevb-fmnist-vnn-mlp");
+        assert_eq!(c.models[1].name(), "bp-cifar-vnn-cnn");
+        assert_eq!(c.seeds_of(&c.models[0]), vec![3]);
+        for (models, message) in [
+            (
+                "  - {kind: vectorized, rule: gevb, arch: cnn}\n",
+                "vnn-mlp or vnn-cnn, not cnn",
+            ),
+            ("  - {kind: vectorized, rule: fa, arch: vnn-mlp}\n", "fa"),
+            (
+                "  - {kind: vectorized, rule: gevb, arch: vnn-mlp, preset: long}\n",
+                "unknown preset 'long'",
+            ),
+            (
+                "  - {kind: vectorized, rule: gevb, arch: vnn-mlp, epochs: 0}\n",
+                "at least 1",
+            ),
+        ] {
+            let err = format!("{:#}", config(models).unwrap_err());
+            assert!(err.contains(message), "{err}");
+        }
+        let default = RunConfig::default_run(None);
+        let names: Vec<String> = default.models.iter().map(ModelSpec::name).collect();
+        for name in ["gevb-cifar-vnn-mlp", "bp-cifar-vnn-mlp"] {
+            assert!(names.contains(&name.to_string()), "{names:?}");
+        }
     }
 
     #[test]

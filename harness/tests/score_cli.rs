@@ -693,3 +693,76 @@ fn a_vectorized_checkpoint_is_scored_on_its_hidden_vectors() {
         assert!(row.raw.is_finite(), "{row:?}");
     }
 }
+
+/// A `vectorized` entry of a run config trains its VNN once (quick preset: 200 steps), caches
+/// it by config, scores its hidden vectors, and a second run reuses the cached network.
+#[test]
+fn a_vectorized_run_entry_trains_once_and_is_reused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let config = tmp.path().join("vnn.yaml");
+    std::fs::write(
+        &config,
+        "models:\n  - {kind: vectorized, rule: gevb, arch: vnn-mlp, dataset: fashion-mnist, seeds: [3]}\nbenchmarks: [kiani2007.IT-rsa]\n",
+    )
+    .unwrap();
+    let run = |out: &Path| {
+        offline(
+            &[
+                "score",
+                "--config",
+                config.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &cache,
+        )
+    };
+    let stderr = |out: Output| {
+        ok(&out);
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let first = stderr(run(&tmp.path().join("first")));
+    assert!(
+        first.contains("model: trained gevb-fmnist-vnn-mlp"),
+        "{first}"
+    );
+    let folders: Vec<_> = std::fs::read_dir(cache.join("zoo").join("by-config"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(folders.len(), 1, "{folders:?}");
+    let checkpoint = folders[0].join("model.safetensors");
+    let (net, training) = model_zoo::vectorized::load_vectorized(&checkpoint).unwrap();
+    assert_eq!(training.seed, 3);
+    assert_eq!(training.rule, model_zoo::vectorized::VectorRule::Gevb);
+    // Fashion-MNIST is shown as [0, 1] intensities, as to the scalar zoo (CIFAR-10 is
+    // standardised by its training set's channel statistics, recorded in the config).
+    assert!(training.normalization.is_none());
+    assert_eq!(net.hidden_names(), vec!["fc1", "fc2"]);
+    let rows = rows(&tmp.path().join("first"));
+    assert!(!rows.is_empty());
+    for row in &rows {
+        assert_eq!(row.model, "gevb-fmnist-vnn-mlp", "{row:?}");
+        assert_eq!((row.rule.as_str(), row.seed), ("gevb", 3), "{row:?}");
+        assert_eq!(row.architecture, "vnn-mlp", "{row:?}");
+        assert!(row.raw.is_finite(), "{row:?}");
+    }
+    let second = stderr(run(&tmp.path().join("second")));
+    assert!(
+        second.contains("model: using gevb-fmnist-vnn-mlp"),
+        "{second}"
+    );
+    let again = std::fs::read_dir(cache.join("zoo").join("by-config"))
+        .unwrap()
+        .count();
+    assert_eq!(again, 1);
+    assert_eq!(
+        rows.iter().map(|r| r.raw).collect::<Vec<_>>(),
+        reports::read_results(&tmp.path().join("second").join("results.json"))
+            .unwrap()
+            .iter()
+            .map(|r| r.raw)
+            .collect::<Vec<_>>()
+    );
+}

@@ -130,7 +130,10 @@ pub fn resolve_config(args: &ScoreArgs) -> Result<RunConfig> {
     }
     if !args.seeds.is_empty() {
         for model in &mut config.models {
-            if let ModelSpec::Zoo { seeds, .. } | ModelSpec::Untrained { seeds, .. } = model {
+            if let ModelSpec::Zoo { seeds, .. }
+            | ModelSpec::Vectorized { seeds, .. }
+            | ModelSpec::Untrained { seeds, .. } = model
+            {
                 *seeds = Some(args.seeds.clone());
             }
         }

@@ -9,16 +9,15 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use model_zoo::architecture::ConvStage;
+use model_zoo::TrainingData;
 use model_zoo::vectorized::{
     VectorEpoch, VectorRule, VectorTrainConfig, save_vectorized, train_vectorized,
 };
-use model_zoo::{Augmentation, LrSchedule, OptimizerConfig, TrainingData};
 
 use super::train::{TrainArgs, write_history, write_text};
 
 /// The architecture names on the command line: a VNN MLP, a VNN convnet.
-pub const ARCHS: [&str; 2] = ["vnn-mlp", "vnn-cnn"];
+pub use crate::vectorized_zoo::ARCHS;
 
 /// Trains one VNN and writes its outputs.
 pub fn run(args: &TrainArgs) -> Result<()> {
@@ -29,15 +28,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         normalization: sets.normalization.clone(),
         ..config
     };
-    let arch = if config.stages.is_empty() {
-        "vnn-mlp"
-    } else {
-        "vnn-cnn"
-    };
     let name = format!(
-        "{}-{}-{arch}-s{}",
-        config.rule.name(),
-        config.data.tag(),
+        "{}-s{}",
+        crate::vectorized_zoo::display_name(&config),
         config.seed
     );
     let zoo = crate::data_args::zoo_folder(args.zoo.as_deref(), &store);
@@ -110,14 +103,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// The VNN's config from the command line. Architectures: `vnn-mlp`, the paper's MLP for the
-/// data set (Fashion-MNIST: 784×10 – 1024 – 512 – 1; CIFAR-10: 3072×10 – 1024 – 512 – 512 –
-/// 512 – 1); `vnn-cnn`, the zoo's CIFAR-10 convnet vectorized (3×3 convolutions of 32, 64
-/// and 128 channels, each gated and average-pooled, fc 256, the output unit; on
-/// Fashion-MNIST the first two). Adam 3e-4 (the paper's; 1e-4 for the convnet: on a narrower copy one step
-/// at 3e-4 took the CIFAR-10 test loss from 2.3 to 6.5, under backprop as under GEVB) with the
-/// zoo's cosine schedule, batch 128, CIFAR-10 augmented as the zoo's. `standard`: 20 epochs (30 for the CIFAR-10
-/// convnet, as the zoo's); `quick`: 2 epochs of 100 steps, as the zoo's quick preset.
+/// The VNN's config from the command line: `--arch` and `--dataset` (each defaulting from
+/// the other), `--preset` (default standard), `--epochs`, `--seed`; the presets are
+/// [`crate::vectorized_zoo::preset_config`]'s.
 fn config_from(args: &TrainArgs) -> Result<VectorTrainConfig> {
     if args.config.is_some() || args.perturbations.is_some() {
         bail!(
@@ -143,47 +131,22 @@ fn config_from(args: &TrainArgs) -> Result<VectorTrainConfig> {
         None if data == TrainingData::FashionMnist => "vnn-mlp",
         None => "vnn-cnn",
     };
-    let stage = |channels| ConvStage {
-        channels,
-        kernel: 3,
-        padding: 1,
-    };
-    let (stages, hidden) = match (arch, data) {
-        ("vnn-mlp", TrainingData::FashionMnist) => (vec![], vec![1024, 512]),
-        ("vnn-mlp", TrainingData::Cifar10) => (vec![], vec![1024, 512, 512, 512]),
-        (_, TrainingData::FashionMnist) => (vec![stage(32), stage(64)], vec![256]),
-        (_, TrainingData::Cifar10) => (vec![stage(32), stage(64), stage(128)], vec![256]),
-    };
-    let cifar_cnn = arch == "vnn-cnn" && data == TrainingData::Cifar10;
     let preset = match (&args.preset, args.quick) {
         (Some(p), _) => p.as_str(),
         (None, true) => "quick",
         (None, false) => "standard",
     };
-    let (epochs, max_steps_per_epoch) = match preset {
-        "quick" => (2, Some(100)),
-        "standard" if cifar_cnn => (30, None),
-        "standard" => (20, None),
-        other => bail!("unknown preset '{other}' (quick or standard)"),
-    };
-    Ok(VectorTrainConfig {
-        data,
-        normalization: None,
-        augmentation: (data == TrainingData::Cifar10).then_some(Augmentation {
-            crop_padding: 4,
-            horizontal_flip: true,
-        }),
-        hidden,
+    let mut config = crate::vectorized_zoo::preset_config(
         rule,
-        optimizer: OptimizerConfig::adam(if stages.is_empty() { 3e-4 } else { 1e-4 }),
-        stages,
-        lr_schedule: LrSchedule::Cosine {
-            final_fraction: 0.01,
-        },
-        batch_size: 128,
-        epochs: args.epochs.unwrap_or(epochs),
-        seed: args.seed.unwrap_or(1),
-        alignment_every: 50,
-        max_steps_per_epoch,
-    })
+        arch,
+        data,
+        preset,
+        None,
+        args.seed.unwrap_or(1),
+    )?;
+    // On the command line --epochs keeps the preset's steps per epoch.
+    if let Some(epochs) = args.epochs {
+        config.epochs = epochs;
+    }
+    Ok(config)
 }

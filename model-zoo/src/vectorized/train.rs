@@ -81,6 +81,26 @@ impl VectorTrainConfig {
 }
 
 impl VectorTrainConfig {
+    /// The network this config trains on its data set's images and classes, with its seed's
+    /// initial weights.
+    pub fn network(&self) -> Result<VectorNetwork> {
+        let (image, classes) = self.data.shape();
+        if self.stages.is_empty() {
+            return VectorNetwork::mlp(
+                image.0 * image.1 * image.2,
+                &self.hidden,
+                classes,
+                self.seed,
+            );
+        }
+        let convs: Vec<(usize, usize, usize)> = self
+            .stages
+            .iter()
+            .map(|s| (s.channels, s.kernel, s.padding))
+            .collect();
+        VectorNetwork::cnn(image, &convs, &self.hidden, classes, self.seed)
+    }
+
     /// The network this config trains, for this data and number of classes.
     pub fn build(&self, data: &LabelledData, classes: usize) -> Result<VectorNetwork> {
         if self.stages.is_empty() {
