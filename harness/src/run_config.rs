@@ -214,10 +214,36 @@ pub struct StatisticsConfig {
     pub confidence: f64,
 }
 
+impl StatisticsConfig {
+    /// The resamples of a config that does not set them, and the least the default run uses.
+    pub const DEFAULT_RESAMPLES: usize = 1000;
+
+    /// The fewest bootstrap resamples B with which a pairwise test among `models` leaderboard
+    /// entries can be significant: a paired bootstrap's smallest p-value is 1/(B+1), and Holm's
+    /// correction multiplies the smallest of the n(n−1)/2 p-values by their number, so B must
+    /// make n(n−1)/2 / (B+1) fall below 1 − `confidence`.
+    pub fn fewest_resamples(&self, models: usize) -> usize {
+        let pairs = (models * models.saturating_sub(1) / 2) as f64;
+        let alpha = 1.0 - self.confidence;
+        let mut b = (pairs / alpha).floor() as usize;
+        while pairs / (b + 1) as f64 >= alpha {
+            b += 1;
+        }
+        b
+    }
+
+    /// The resamples for `models` entries when none are asked for: 1000, or the next multiple
+    /// of 1000 with which every pairwise test can reach significance (11 models: 2000).
+    pub fn resamples_for(&self, models: usize) -> usize {
+        let fewest = self.fewest_resamples(models);
+        Self::DEFAULT_RESAMPLES.max(fewest.div_ceil(1000) * 1000)
+    }
+}
+
 impl Default for StatisticsConfig {
     fn default() -> Self {
         StatisticsConfig {
-            resamples: 1000,
+            resamples: StatisticsConfig::DEFAULT_RESAMPLES,
             confidence: 0.95,
         }
     }
@@ -296,6 +322,11 @@ impl RunConfig {
                 preprocessing: None,
             });
         }
+        let default = StatisticsConfig::default();
+        let statistics = StatisticsConfig {
+            resamples: default.resamples_for(models.len()),
+            ..default
+        };
         RunConfig {
             models,
             benchmarks: vec![],
@@ -304,7 +335,7 @@ impl RunConfig {
             batch_size: batch(),
             projection_dim: projection(),
             normalization: Default::default(),
-            statistics: StatisticsConfig::default(),
+            statistics,
             out: out(),
         }
     }
@@ -344,6 +375,22 @@ impl RunConfig {
             bail!(
                 "statistics.confidence must be between 0.5 and 1, got {}",
                 self.statistics.confidence
+            );
+        }
+        let (models, resamples) = (self.models.len(), self.statistics.resamples);
+        let fewest = self.statistics.fewest_resamples(models);
+        if resamples < fewest {
+            let pairs = models * (models - 1) / 2;
+            bail!(
+                "statistics.resamples {resamples} cannot resolve the pairwise tests of {models} \
+                 models: a paired bootstrap's smallest p-value is 1/{} and Holm's correction \
+                 multiplies it by the {pairs} pairs, giving {:.3}, not below the {:.2} level, so \
+                 no difference could be significant; set statistics.resamples to at least \
+                 {fewest} (e.g. {})",
+                resamples + 1,
+                pairs as f64 / (resamples + 1) as f64,
+                1.0 - self.statistics.confidence,
+                self.statistics.resamples_for(models)
             );
         }
         for model in &self.models {
@@ -531,6 +578,45 @@ mod tests {
         for name in ["gevb-cifar-vnn-mlp", "bp-cifar-vnn-mlp"] {
             assert!(names.contains(&name.to_string()), "{names:?}");
         }
+    }
+
+    #[test]
+    fn resamples_too_few_for_any_significant_pair_are_refused_and_the_default_run_has_enough() {
+        let stats = StatisticsConfig::default();
+        // The fewest B: the smallest Holm-adjusted p, pairs/(B+1), is below the level the
+        // comparison tests against (1 − confidence), and with one resample fewer it is not.
+        let alpha = 1.0 - stats.confidence;
+        for models in 2..40 {
+            let pairs = (models * (models - 1) / 2) as f64;
+            let b = stats.fewest_resamples(models);
+            assert!(pairs / ((b + 1) as f64) < alpha, "{models}: {b}");
+            assert!(pairs / b as f64 >= alpha, "{models}: {b}");
+        }
+        // 9 models (36 pairs) resolve with 1000; 11 (55 pairs: 55/1001 > 0.05) do not.
+        assert!(stats.fewest_resamples(9) <= 1000);
+        assert!(stats.fewest_resamples(11) > 1000);
+        assert_eq!(stats.resamples_for(9), 1000);
+        assert_eq!(stats.resamples_for(11), 2000);
+        let eleven: String = (0..11)
+            .map(|i| format!("  - {{kind: onnx, path: m{i}.onnx}}\n"))
+            .collect();
+        let err = config(&eleven).unwrap_err().to_string();
+        let fewest = stats.fewest_resamples(11);
+        assert!(
+            err.contains("cannot resolve") && err.contains(&format!("at least {fewest}")),
+            "{err}"
+        );
+        let mut c: RunConfig = serde_norway::from_str(&format!(
+            "models:\n{eleven}statistics: {{resamples: {fewest}, confidence: 0.95}}\n"
+        ))
+        .unwrap();
+        c.validate().unwrap();
+        c.statistics.confidence = 0.99;
+        assert!(c.validate().is_err());
+        let default = RunConfig::default_run(Some("/m/efficientnet_lite0.onnx".into()));
+        assert_eq!(default.models.len(), 11);
+        assert_eq!(default.statistics.resamples, 2000);
+        default.validate().unwrap();
     }
 
     #[test]

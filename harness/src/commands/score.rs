@@ -106,6 +106,7 @@ pub fn resolve_config(args: &ScoreArgs) -> Result<RunConfig> {
                 .iter()
                 .map(|path| ModelSpec::from_file(path, &args.layers, args.input_shape))
                 .collect::<Result<_>>()?;
+            c.statistics.resamples = c.statistics.resamples_for(c.models.len());
             c
         }
         (None, true) => {
