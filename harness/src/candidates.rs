@@ -299,18 +299,10 @@ pub(crate) fn open_candidate(
                 &request, &sets,
             )?)?)
         }
-        ModelSpec::Vectorized {
-            rule,
-            arch,
-            dataset,
-            preset,
-            epochs,
-            ..
-        } => {
+        ModelSpec::Vectorized { dataset, .. } => {
             progress.set_message(spec.name());
             let sets = training_sets.get(*dataset)?;
-            let config =
-                crate::vectorized_zoo::preset_config(*rule, arch, *dataset, preset, *epochs, seed)?;
+            let config = spec.vectorized_config(seed).expect("a vectorized entry")?;
             let (path, trained_now) =
                 crate::vectorized_zoo::trained(zoo, &config, &sets, progress)?;
             let how = if trained_now { "trained" } else { "using" };

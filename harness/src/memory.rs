@@ -307,16 +307,8 @@ fn plan_network(spec: &ModelSpec, seed: u64) -> Result<PlannedNetwork> {
         ModelSpec::Untrained { arch, dataset, .. } => {
             built(Preset::builtin(*dataset, "quick")?.config(model_zoo::Rule::Bp, arch)?)
         }
-        ModelSpec::Vectorized {
-            rule,
-            arch,
-            dataset,
-            preset,
-            epochs,
-            ..
-        } => {
-            let config =
-                crate::vectorized_zoo::preset_config(*rule, arch, *dataset, preset, *epochs, seed)?;
+        ModelSpec::Vectorized { dataset, .. } => {
+            let config = spec.vectorized_config(seed).expect("a vectorized entry")?;
             of_vectorized(config.network()?, Some(*dataset))
         }
         ModelSpec::Checkpoint { path } if crate::candidates::is_vectorized(path)? => {

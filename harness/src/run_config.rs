@@ -134,6 +134,26 @@ impl ModelSpec {
         }
     }
 
+    /// A `vectorized` entry's training config for `seed` (None for other entries).
+    pub fn vectorized_config(
+        &self,
+        seed: u64,
+    ) -> Option<Result<model_zoo::vectorized::VectorTrainConfig>> {
+        match self {
+            ModelSpec::Vectorized {
+                rule,
+                arch,
+                dataset,
+                preset,
+                epochs,
+                ..
+            } => Some(crate::vectorized_zoo::preset_config(
+                *rule, arch, *dataset, preset, *epochs, seed,
+            )),
+            _ => None,
+        }
+    }
+
     /// The model's name in tables: `<rule>-<data>-<arch>` for zoo networks
     /// (`untrained-cifar-cnn` for baselines), a checkpoint's folder name, an ONNX entry's
     /// `name` or its file stem.
@@ -411,17 +431,12 @@ impl RunConfig {
                     }
                 }
                 ModelSpec::Vectorized {
-                    rule,
-                    arch,
-                    dataset,
-                    preset,
-                    epochs,
-                    seeds,
+                    rule, arch, seeds, ..
                 } => {
                     let name = format!("{}-{arch}", rule.name());
                     check_seeds(seeds.as_deref(), &name)?;
-                    crate::vectorized_zoo::preset_config(*rule, arch, *dataset, preset, *epochs, 1)
-                        .with_context(|| name.clone())?;
+                    let config = model.vectorized_config(1).expect("a vectorized entry");
+                    config.with_context(|| name.clone())?;
                 }
                 ModelSpec::Untrained {
                     arch,
