@@ -265,29 +265,24 @@ pub fn plan_scoring(
     Ok(work.into_iter().map(|(w, _)| w).collect())
 }
 
+/// A zoo or vectorized network's plan: every layer is scored, and its forward pass keeps them
+/// all.
+fn planned(mut model: impl Model, training: Option<TrainingData>) -> Result<PlannedNetwork> {
+    let scored: Vec<usize> = model.layers()?.iter().map(LayerInfo::features).collect();
+    Ok(PlannedNetwork {
+        all_layers: scored.iter().sum(),
+        scored,
+        input: model.input_shape().iter().product(),
+        training,
+    })
+}
+
 /// The layers a model entry is scored on, its whole graph's width, and its input size.
 fn plan_network(spec: &ModelSpec, seed: u64) -> Result<PlannedNetwork> {
-    let of_network = |net: model_zoo::Network, training| -> Result<PlannedNetwork> {
-        let mut model = ZooModel::new(net)?;
-        let scored: Vec<usize> = model.layers()?.iter().map(LayerInfo::features).collect();
-        Ok(PlannedNetwork {
-            all_layers: scored.iter().sum(),
-            scored,
-            input: model.input_shape().iter().product(),
-            training,
-        })
+    let of_network = |net: model_zoo::Network, training| planned(ZooModel::new(net)?, training);
+    let of_vectorized = |net: model_zoo::vectorized::VectorNetwork, training| {
+        planned(model_zoo::vectorized::VectorZooModel::new(net)?, training)
     };
-    let of_vectorized =
-        |net: model_zoo::vectorized::VectorNetwork, training| -> Result<PlannedNetwork> {
-            let mut model = model_zoo::vectorized::VectorZooModel::new(net)?;
-            let scored: Vec<usize> = model.layers()?.iter().map(LayerInfo::features).collect();
-            Ok(PlannedNetwork {
-                all_layers: scored.iter().sum(),
-                scored,
-                input: model.input_shape().iter().product(),
-                training,
-            })
-        };
     let built = |config: TrainConfig| -> Result<PlannedNetwork> {
         let (image, classes) = config.data.shape();
         let net =
