@@ -16,13 +16,20 @@ use crate::zoo_cache;
 
 /// What scoring needs to know of a zoo network beyond its activations.
 pub(crate) struct ZooInfo {
-    /// The network, for its geometry and Jacobian on the training data (none for a vectorized
-    /// network, whose Jacobian the geometry tables do not cover yet).
-    pub(crate) network: Option<model_zoo::Network>,
+    /// The network, for its geometry (and a scalar network's Jacobian) on the training data.
+    pub(crate) network: ZooNet,
     /// Its training data (geometry probe, input format).
     pub(crate) data: model_zoo::TrainingData,
     /// How its training images were standardised; stimuli are shown the same way.
     pub(crate) normalization: Option<model_zoo::ChannelNormalization>,
+}
+
+/// A zoo network's weights: a scalar network, or a vectorized nonnegative one.
+pub(crate) enum ZooNet {
+    /// A network of the zoo's scalar units.
+    Scalar(model_zoo::Network),
+    /// A vectorized nonnegative network (GEVB's, or backprop's on the same network).
+    Vectorized(model_zoo::vectorized::VectorNetwork),
 }
 
 /// A model opened for scoring: one network (one training seed) of a model entry.
@@ -270,7 +277,7 @@ pub(crate) fn open_candidate(
             model: Box::new(model),
             layers,
             zoo: Some(ZooInfo {
-                network: Some(network),
+                network: ZooNet::Scalar(network),
                 data: z.config.data,
                 normalization: z.config.normalization.clone(),
             }),
@@ -284,6 +291,28 @@ pub(crate) fn open_candidate(
             let sets = training_sets.get(request.data)?;
             let training = zoo_cache::training_config(&request, &sets)?;
             from_zoo(zoo_cache::trained(zoo, &training, &sets, progress)?)
+        }
+        ModelSpec::Untrained { dataset, .. } if spec.vectorized_config(seed).is_some() => {
+            let config = spec.vectorized_config(seed).expect("a vectorized entry")?;
+            let sets = training_sets.get(*dataset)?;
+            let config = model_zoo::vectorized::VectorTrainConfig {
+                normalization: sets.normalization.clone(),
+                ..config
+            };
+            let net = config.network()?;
+            let arch = crate::vectorized_zoo::arch_name(&config);
+            vectorized_candidate(
+                net,
+                &config,
+                VectorSource {
+                    name: spec.name(),
+                    rule: crate::comparison::UNTRAINED.into(),
+                    architecture: arch.into(),
+                    source: "untrained (initial weights of the training seed)".into(),
+                    sha256: None,
+                },
+                seed,
+            )
         }
         ModelSpec::Untrained { arch, dataset, .. } => {
             let request = zoo_cache::ZooRequest {
@@ -368,34 +397,58 @@ pub(crate) fn is_vectorized(path: &Path) -> Result<bool> {
         == Some(model_zoo::vectorized::CHECKPOINT_FORMAT))
 }
 
-/// A vectorized network's checkpoint (`harness train --rule gevb`) as a candidate: scored on
-/// its hidden layers' vectors, shown the stimuli as its training images were.
+/// A vectorized network's checkpoint (`harness train --rule gevb`) as a candidate.
 fn open_vectorized(path: &Path, name: String, seed: u64) -> Result<Candidate> {
     let (net, training) = model_zoo::vectorized::load_vectorized(path)?;
-    let arch = crate::vectorized_zoo::arch_name(&training);
-    let mut model = model_zoo::vectorized::VectorZooModel::new(net)?;
+    let source = VectorSource {
+        name,
+        rule: training.rule.name().into(),
+        architecture: crate::vectorized_zoo::arch_name(&training).into(),
+        source: path.display().to_string(),
+        sha256: Some(brain_data::sha256_file(path)?),
+    };
+    vectorized_candidate(net, &training, source, seed)
+}
+
+/// What a vectorized candidate is called and where its weights came from.
+struct VectorSource {
+    name: String,
+    rule: String,
+    architecture: String,
+    source: String,
+    sha256: Option<String>,
+}
+
+/// A vectorized network as a candidate: scored on its hidden layers' vectors, shown the
+/// stimuli as its training images were.
+fn vectorized_candidate(
+    net: model_zoo::vectorized::VectorNetwork,
+    training: &model_zoo::vectorized::VectorTrainConfig,
+    from: VectorSource,
+    seed: u64,
+) -> Result<Candidate> {
+    let mut model = model_zoo::vectorized::VectorZooModel::new(net.clone())?;
     let layers: Vec<String> = model.layers()?.into_iter().map(|l| l.name).collect();
-    let rule = training.rule.name().to_string();
     Ok(Candidate {
         record: ModelRecord {
-            name: name.clone(),
-            rule: rule.clone(),
-            architecture: arch.into(),
-            source: path.display().to_string(),
-            sha256: Some(brain_data::sha256_file(path)?),
+            name: from.name.clone(),
+            rule: from.rule.clone(),
+            architecture: from.architecture.clone(),
+            source: from.source,
+            sha256: from.sha256,
             layers: layers.clone(),
-            training: Some(serde_norway::to_string(&training)?),
+            training: Some(serde_norway::to_string(training)?),
             projections: vec![],
         },
-        name,
+        name: from.name,
         seed,
         primary: true,
-        rule,
-        architecture: arch.into(),
+        rule: from.rule,
+        architecture: from.architecture,
         model: Box::new(model),
         layers,
         zoo: Some(ZooInfo {
-            network: None,
+            network: ZooNet::Vectorized(net),
             data: training.data,
             normalization: training.normalization.clone(),
         }),

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use model_zoo::{LayerInfo, Model, Preset, TrainConfig, TrainingData, ZooModel};
 
 use crate::run_config::{ModelSpec, RunConfig};
+use crate::vectorized_zoo;
 
 /// Bytes of what the process holds regardless of the data (code, ONNX Runtime, allocator
 /// pools, the loaded datasets' bookkeeping), set so that the default run's estimate is not
@@ -299,12 +300,12 @@ fn plan_network(spec: &ModelSpec, seed: u64) -> Result<PlannedNetwork> {
             preset,
             ..
         } => built(Preset::builtin(*dataset, preset)?.config(*rule, arch)?),
-        ModelSpec::Untrained { arch, dataset, .. } => {
+        ModelSpec::Untrained { arch, dataset, .. } if !vectorized_zoo::is_vectorized(arch) => {
             built(Preset::builtin(*dataset, "quick")?.config(model_zoo::Rule::Bp, arch)?)
         }
-        ModelSpec::Vectorized { dataset, .. } => {
+        ModelSpec::Vectorized { .. } | ModelSpec::Untrained { .. } => {
             let config = spec.vectorized_config(seed).expect("a vectorized entry")?;
-            of_vectorized(config.network()?, Some(*dataset))
+            of_vectorized(config.network()?, Some(config.data))
         }
         ModelSpec::Checkpoint { path } if crate::candidates::is_vectorized(path)? => {
             let (net, _) = model_zoo::vectorized::load_vectorized(path)?;

@@ -14,13 +14,14 @@ use anyhow::{Context, Result};
 use brain_data::{BenchmarkSpec, Catalog, DataStore};
 use evaluators::MetricSpec;
 use model_zoo::Activations;
+use ndarray::Array2;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use reports::ScoreRow;
 
 use crate::candidates::{
-    Candidate, ExtractionCache, INPUT_CACHE_BYTES, bar, extract, extraction_options,
+    Candidate, ExtractionCache, INPUT_CACHE_BYTES, ZooNet, bar, extract, extraction_options,
     open_candidate, preprocessing_for, zoo_request,
 };
 use crate::comparison::stream_seed;
@@ -429,9 +430,6 @@ fn zoo_geometry(
         if !candidate.primary {
             continue;
         }
-        let Some(net) = &zoo.network else {
-            continue;
-        };
         if !pairs.contains(&(m, 0)) {
             continue;
         }
@@ -442,20 +440,40 @@ fn zoo_geometry(
             rule: &candidate.rule,
             architecture: &candidate.architecture,
         };
-        let forward = net.forward(probe.view())?;
-        let names = net.layer_names();
-        geometry.extend(crate::geometry::layer_geometry(
-            &subject,
-            names.iter().copied().zip(forward.post.iter()),
-            &labels,
-            &format!(
-                "{} test ({} per class)",
-                zoo.data.name(),
-                crate::geometry::PROBE_PER_CLASS
-            ),
-            config.seed,
-        )?);
-        jacobian.extend(crate::geometry::jacobian_rows(&subject, net, &forward)?);
+        let stimuli = format!(
+            "{} test ({} per class)",
+            zoo.data.name(),
+            crate::geometry::PROBE_PER_CLASS
+        );
+        match &zoo.network {
+            ZooNet::Scalar(net) => {
+                let forward = net.forward(probe.view())?;
+                let names = net.layer_names();
+                geometry.extend(crate::geometry::layer_geometry(
+                    &subject,
+                    names.iter().copied().zip(forward.post.iter()),
+                    &labels,
+                    &stimuli,
+                    config.seed,
+                )?);
+                jacobian.extend(crate::geometry::jacobian_rows(&subject, net, &forward)?);
+            }
+            // A VNN's hidden layers as it is scored (its K components side by side); the
+            // Jacobian alignment is defined for the scalar networks' output only.
+            ZooNet::Vectorized(net) => {
+                let forward = net.forward(probe.view())?;
+                let hidden: Vec<Array2<f32>> = (0..net.layers.len() - 1)
+                    .map(|l| forward.hidden_features(l))
+                    .collect();
+                geometry.extend(crate::geometry::layer_geometry(
+                    &subject,
+                    net.hidden_names().into_iter().zip(hidden.iter()),
+                    &labels,
+                    &stimuli,
+                    config.seed,
+                )?);
+            }
+        }
         measured += 1;
     }
     if measured > 0 {

@@ -65,7 +65,7 @@ pub enum ModelSpec {
     },
     /// A zoo architecture with its random initial weights, the untrained baseline.
     Untrained {
-        /// `cnn` or `mlp`.
+        /// `cnn` or `mlp`, or a vectorized network's `vnn-mlp` or `vnn-cnn`.
         arch: String,
         /// The data set whose input shape it takes: `cifar10` (default) or `fashion-mnist`.
         #[serde(default = "cifar10")]
@@ -134,7 +134,8 @@ impl ModelSpec {
         }
     }
 
-    /// A `vectorized` entry's training config for `seed` (None for other entries).
+    /// A `vectorized` entry's training config for `seed`, or for an untrained vectorized
+    /// baseline the config whose initial weights it is (None for other entries).
     pub fn vectorized_config(
         &self,
         seed: u64,
@@ -150,6 +151,13 @@ impl ModelSpec {
             } => Some(crate::vectorized_zoo::preset_config(
                 *rule, arch, *dataset, preset, *epochs, seed,
             )),
+            ModelSpec::Untrained { arch, dataset, .. }
+                if crate::vectorized_zoo::is_vectorized(arch) =>
+            {
+                Some(crate::vectorized_zoo::untrained_config(
+                    arch, *dataset, seed,
+                ))
+            }
             _ => None,
         }
     }
@@ -303,7 +311,8 @@ fn check_seeds(seeds: Option<&[u64]>, model: &str) -> Result<()> {
 impl RunConfig {
     /// The default run: the CIFAR-10 convnet trained with the quick preset under every rule,
     /// its untrained baseline, the vectorized nonnegative MLP trained by GEVB and by backprop
-    /// (quick preset; the VNN convnet is left out for the run's time), and the pretrained
+    /// (quick preset; the VNN convnet is left out for the run's time) and its untrained
+    /// baseline, and the pretrained
     /// EfficientNet-Lite0 when `efficientnet` is given, on every shipped benchmark.
     pub fn default_run(efficientnet: Option<PathBuf>) -> RunConfig {
         let mut models: Vec<ModelSpec> = Rule::ALL
@@ -332,6 +341,11 @@ impl RunConfig {
                 seeds: Some(DEFAULT_SEEDS.to_vec()),
             });
         }
+        models.push(ModelSpec::Untrained {
+            arch: "vnn-mlp".into(),
+            dataset: TrainingData::Cifar10,
+            seeds: Some(DEFAULT_SEEDS.to_vec()),
+        });
         if let Some(path) = efficientnet {
             models.push(ModelSpec::Onnx {
                 path,
@@ -443,8 +457,16 @@ impl RunConfig {
                     dataset,
                     seeds,
                 } => {
-                    check_seeds(seeds.as_deref(), &format!("untrained-{arch}"))?;
-                    Preset::builtin(*dataset, "quick")?.config(Rule::Bp, arch)?;
+                    let name = format!("untrained-{arch}");
+                    check_seeds(seeds.as_deref(), &name)?;
+                    match model.vectorized_config(1) {
+                        Some(config) => {
+                            config.with_context(|| name)?;
+                        }
+                        None => {
+                            Preset::builtin(*dataset, "quick")?.config(Rule::Bp, arch)?;
+                        }
+                    }
                 }
                 ModelSpec::Checkpoint { .. } | ModelSpec::Onnx { .. } => {}
             }
@@ -564,12 +586,23 @@ mod tests {
     #[test]
     fn vectorized_entries_are_named_checked_and_in_the_default_run() {
         let c = config(
-            "  - {kind: vectorized, rule: gevb, arch: vnn-mlp, dataset: fashion-mnist, seeds: [3]}\n  - {kind: vectorized, rule: bp, arch: vnn-cnn}\n",
+            "  - {kind: vectorized, rule: gevb, arch: vnn-mlp, dataset: fashion-mnist, seeds: [3]}\n  - {kind: vectorized, rule: bp, arch: vnn-cnn}\n  - {kind: untrained, arch: vnn-cnn, seeds: [4]}\n",
         )
         .unwrap();
         assert_eq!(c.models[0].name(), "gevb-fmnist-vnn-mlp");
         assert_eq!(c.models[1].name(), "bp-cifar-vnn-cnn");
+        assert_eq!(c.models[2].name(), "untrained-cifar-vnn-cnn");
         assert_eq!(c.seeds_of(&c.models[0]), vec![3]);
+        // An untrained VNN is the initial weights of the trained ones' config: same network
+        // shape and seed, whatever the rule or schedule.
+        let untrained = c.models[2].vectorized_config(4).unwrap().unwrap();
+        let trained = c.models[1].vectorized_config(4).unwrap().unwrap();
+        assert_eq!(untrained.network().unwrap(), trained.network().unwrap());
+        assert!(
+            config("  - {kind: untrained, arch: cnn}\n").unwrap().models[0]
+                .vectorized_config(1)
+                .is_none()
+        );
         for (models, message) in [
             (
                 "  - {kind: vectorized, rule: gevb, arch: cnn}\n",
@@ -590,7 +623,11 @@ mod tests {
         }
         let default = RunConfig::default_run(None);
         let names: Vec<String> = default.models.iter().map(ModelSpec::name).collect();
-        for name in ["gevb-cifar-vnn-mlp", "bp-cifar-vnn-mlp"] {
+        for name in [
+            "gevb-cifar-vnn-mlp",
+            "bp-cifar-vnn-mlp",
+            "untrained-cifar-vnn-mlp",
+        ] {
             assert!(names.contains(&name.to_string()), "{names:?}");
         }
     }
@@ -629,7 +666,7 @@ mod tests {
         c.statistics.confidence = 0.99;
         assert!(c.validate().is_err());
         let default = RunConfig::default_run(Some("/m/efficientnet_lite0.onnx".into()));
-        assert_eq!(default.models.len(), 11);
+        assert_eq!(default.models.len(), 12);
         assert_eq!(default.statistics.resamples, 2000);
         default.validate().unwrap();
     }

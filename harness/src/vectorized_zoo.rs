@@ -16,6 +16,11 @@ use crate::training_data::TrainingSets;
 /// The architecture names: a VNN MLP, a VNN convnet.
 pub const ARCHS: [&str; 2] = ["vnn-mlp", "vnn-cnn"];
 
+/// Whether `arch` names a vectorized network.
+pub fn is_vectorized(arch: &str) -> bool {
+    ARCHS.contains(&arch)
+}
+
 /// The checkpoint's file name in a config's cache folder.
 const CHECKPOINT: &str = "model.safetensors";
 
@@ -86,6 +91,13 @@ pub fn preset_config(
         alignment_every: 50,
         max_steps_per_epoch,
     })
+}
+
+/// The config whose initial weights are the untrained baseline of a VNN architecture: the
+/// quick preset's (initialisation depends on the architecture, data set and seed alone, not
+/// on the rule or the schedule).
+pub fn untrained_config(arch: &str, data: TrainingData, seed: u64) -> Result<VectorTrainConfig> {
+    preset_config(VectorRule::Gevb, arch, data, "quick", None, seed)
 }
 
 /// `vnn-mlp` or `vnn-cnn`.

@@ -216,6 +216,72 @@ fn training_raises_capacity_and_aligns_the_jacobian_with_the_activity_manifold()
     assert!(report.contains("Population geometry") && report.contains("Jacobian"));
 }
 
+/// A vectorized network against its untrained baseline: the baseline is the same VNN's
+/// initial weights, the leaderboard tests GEVB against it, and both get the geometry of their
+/// training data's classes, where training raises the last hidden layer's capacity.
+#[test]
+fn an_untrained_vnn_is_the_baseline_of_trained_vnns_with_training_data_geometry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cache, out) = (dir.path().join("cache"), dir.path().join("out"));
+    let config = dir.path().join("run.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "models:\n  - {{kind: vectorized, rule: gevb, arch: vnn-mlp, dataset: fashion-mnist}}\n  - {{kind: untrained, arch: vnn-mlp, dataset: fashion-mnist}}\nbenchmarks: [kiani2007.IT-rsa]\nout: {}\n",
+            s(&out)
+        ),
+    )
+    .unwrap();
+    ok(&offline(&["score", "--config", s(&config)], &cache));
+    let rows = reports::read_results(&out.join("results.json")).unwrap();
+    let untrained: Vec<_> = rows
+        .iter()
+        .filter(|r| r.model == "untrained-fmnist-vnn-mlp")
+        .collect();
+    assert_eq!(untrained.len(), 2, "fc1 and fc2: {rows:?}");
+    for row in &untrained {
+        assert_eq!(
+            (row.rule.as_str(), row.architecture.as_str()),
+            ("untrained", "vnn-mlp")
+        );
+    }
+    let board = reports::Leaderboard::load(&out.join("leaderboard.json")).unwrap();
+    let gevb = board
+        .entries
+        .iter()
+        .find(|e| e.row.model == "gevb-fmnist-vnn-mlp")
+        .unwrap();
+    assert!(gevb.above_untrained.is_some(), "{gevb:?}");
+    assert!(
+        board
+            .pairwise
+            .iter()
+            .any(|p| [&p.a, &p.b].contains(&&"untrained-fmnist-vnn-mlp".to_string()))
+    );
+    let geometry: Vec<GeometryRow> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("geometry.json")).unwrap()).unwrap();
+    let fashion = |model: &str, layer: &str| {
+        geometry
+            .iter()
+            .find(|g| {
+                g.model == model && g.layer == layer && g.stimuli.starts_with("fashion-mnist")
+            })
+            .unwrap_or_else(|| panic!("{model} {layer} in {geometry:?}"))
+            .clone()
+    };
+    let (trained, initial) = (
+        fashion("gevb-fmnist-vnn-mlp", "fc2"),
+        fashion("untrained-fmnist-vnn-mlp", "fc2"),
+    );
+    assert_eq!((trained.n_stimuli, trained.n_classes), (500, 10));
+    assert!(
+        trained.capacity > 1.2 * initial.capacity,
+        "trained {} vs untrained {}",
+        trained.capacity,
+        initial.capacity
+    );
+}
+
 /// The spectral theory on real data: EfficientNet-Lite0's block-12 expansion layer (1152 x 7 x
 /// 7 = 56,448 features) on the 640 V4 images of session 210325. The theory's E_g(p) tracks
 /// the simulated learning curve within 15 % at every size (measured: within 11 %, the theory
