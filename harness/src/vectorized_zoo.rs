@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use indicatif::ProgressBar;
 use model_zoo::architecture::ConvStage;
-use model_zoo::vectorized::{VectorRule, VectorTrainConfig, save_vectorized, train_vectorized};
+use model_zoo::vectorized::{
+    VectorRule, VectorTrainConfig, save_vectorized, train_vectorized_resumable,
+};
 use model_zoo::{Augmentation, LrSchedule, OptimizerConfig, TrainingData};
 use sha2::{Digest, Sha256};
 
@@ -154,9 +156,13 @@ pub fn trained(
     }
     let name = display_name(&config);
     bar.set_message(format!("training {name}"));
-    let trained = train_vectorized(&config, &sets.train, &sets.test, |_| bar.tick())
-        .with_context(|| format!("training {name}"))?;
+    // An interrupted run continues from its last epoch.
+    let state = dir.join(model_zoo::resume::STATE_FILE);
+    let trained =
+        train_vectorized_resumable(&config, &sets.train, &sets.test, &state, |_| bar.tick())
+            .with_context(|| format!("training {name}"))?;
     save_vectorized(&checkpoint, &trained.net, &config)?;
+    std::fs::remove_file(&state).with_context(|| format!("removing {}", state.display()))?;
     Ok((checkpoint, true))
 }
 

@@ -733,6 +733,8 @@ fn a_vectorized_run_entry_trains_once_and_is_reused() {
         .collect();
     assert_eq!(folders.len(), 1, "{folders:?}");
     let checkpoint = folders[0].join("model.safetensors");
+    // The resumable state of the training run is gone once the checkpoint is written.
+    assert!(!folders[0].join(model_zoo::resume::STATE_FILE).exists());
     let (net, training) = model_zoo::vectorized::load_vectorized(&checkpoint).unwrap();
     assert_eq!(training.seed, 3);
     assert_eq!(training.rule, model_zoo::vectorized::VectorRule::Gevb);

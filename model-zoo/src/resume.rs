@@ -75,15 +75,7 @@ pub(crate) struct Restored {
 pub(crate) fn save(path: &Path, config: &TrainConfig, state: &Snapshot) -> Result<()> {
     let mut tensors = TensorWriter::default();
     let layers = tensors.network("net.", state.net);
-    for (kind, moments) in [
-        ("first", &state.optimizer.first),
-        ("second", &state.optimizer.second),
-    ] {
-        for (l, (w, b)) in moments.0.iter().zip(&moments.1).enumerate() {
-            tensors.f32(format!("{kind}.{l}.weight"), w.shape(), w.iter().copied());
-            tensors.f32(format!("{kind}.{l}.bias"), b.shape(), b.iter().copied());
-        }
-    }
+    put_moments(&mut tensors, state.optimizer);
     let rule = state.rule.state();
     for (name, array) in &rule.arrays {
         tensors.f64(format!("rule.{name}"), array.shape(), array.iter().copied());
@@ -116,6 +108,57 @@ pub(crate) fn save(path: &Path, config: &TrainConfig, state: &Snapshot) -> Resul
     write_atomically(path, &bytes)
 }
 
+/// Writes an optimizer's moments as `<first|second>.<layer>.<weight|bias>`.
+pub(crate) fn put_moments(tensors: &mut TensorWriter, optimizer: &Optimizer) {
+    for (kind, moments) in [("first", &optimizer.first), ("second", &optimizer.second)] {
+        for (l, (w, b)) in moments.0.iter().zip(&moments.1).enumerate() {
+            tensors.f32(format!("{kind}.{l}.weight"), w.shape(), w.iter().copied());
+            tensors.f32(format!("{kind}.{l}.bias"), b.shape(), b.iter().copied());
+        }
+    }
+}
+
+/// Reads the moments [`put_moments`] wrote, each shaped like its layer's `(weight, bias)` in
+/// `parameters` (else an error naming `path`).
+pub(crate) fn read_moments(
+    file: &TensorReader,
+    path: &Path,
+    parameters: &[(&Array2<f32>, &Array1<f32>)],
+) -> Result<(Moments, Moments)> {
+    let moments = |kind: &str| -> Result<Moments> {
+        let mut moments: Moments = (vec![], vec![]);
+        for (l, (weight, bias)) in parameters.iter().enumerate() {
+            let (w_shape, w) = file.f32(&format!("{kind}.{l}.weight"), 2)?;
+            let (b_shape, b) = file.f32(&format!("{kind}.{l}.bias"), 1)?;
+            if w_shape != weight.shape() || b_shape != bias.shape() {
+                return Err(ZooError::bad_file(
+                    path,
+                    format!("optimizer moments of layer {l} do not match its weights"),
+                ));
+            }
+            moments
+                .0
+                .push(Array2::from_shape_vec(weight.raw_dim(), w).expect("shape checked"));
+            moments.1.push(Array1::from(b));
+        }
+        Ok(moments)
+    };
+    Ok((moments("first")?, moments("second")?))
+}
+
+/// Checks that a saved example order is a permutation of the training set's examples.
+pub(crate) fn check_order(path: &Path, order: &[usize]) -> Result<()> {
+    let mut sorted = order.to_vec();
+    sorted.sort_unstable();
+    if !sorted.iter().enumerate().all(|(i, &v)| i == v) {
+        return Err(ZooError::bad_file(
+            path,
+            "the saved example order is not a permutation",
+        ));
+    }
+    Ok(())
+}
+
 /// The state saved at `path` for `config`, or `None` when there is no file. A file written for
 /// another config, or one that cannot be read, is an error naming it (never silently
 /// restarted, so a typo cannot throw hours of training away).
@@ -135,25 +178,8 @@ pub(crate) fn load(path: &Path, config: &TrainConfig) -> Result<Option<Restored>
     }
     let values: Values = file.metadata_json("values")?;
     let net = file.network("net.", file.metadata("layers")?)?;
-    let moments = |kind: &str| -> Result<Moments> {
-        let mut moments: Moments = (vec![], vec![]);
-        for (l, layer) in net.layers.iter().enumerate() {
-            let (w_shape, w) = file.f32(&format!("{kind}.{l}.weight"), 2)?;
-            let (b_shape, b) = file.f32(&format!("{kind}.{l}.bias"), 1)?;
-            if w_shape != layer.weight.shape() || b_shape != layer.bias.shape() {
-                return Err(ZooError::bad_file(
-                    path,
-                    format!("optimizer moments of layer {l} do not match its weights"),
-                ));
-            }
-            moments
-                .0
-                .push(Array2::from_shape_vec(layer.weight.raw_dim(), w).expect("shape checked"));
-            moments.1.push(Array1::from(b));
-        }
-        Ok(moments)
-    };
-    let (first, second) = (moments("first")?, moments("second")?);
+    let parameters: Vec<_> = net.layers.iter().map(|l| (&l.weight, &l.bias)).collect();
+    let (first, second) = read_moments(&file, path, &parameters)?;
     let mut arrays = vec![];
     for name in file.names_with("rule.") {
         let (shape, values) = file.f64(&name)?;
@@ -162,14 +188,7 @@ pub(crate) fn load(path: &Path, config: &TrainConfig) -> Result<Option<Restored>
         arrays.push((name["rule.".len()..].to_string(), array));
     }
     let order: Vec<usize> = file.u64("order")?.into_iter().map(|i| i as usize).collect();
-    let mut sorted = order.clone();
-    sorted.sort_unstable();
-    if !sorted.iter().enumerate().all(|(i, &v)| i == v) {
-        return Err(ZooError::bad_file(
-            path,
-            "the saved example order is not a permutation",
-        ));
-    }
+    check_order(path, &order)?;
     if values.epochs_done == 0
         || values.epochs_done > config.epochs
         || values.history.len() != values.epochs_done

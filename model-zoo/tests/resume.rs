@@ -1,15 +1,20 @@
 //! Resumable training: a run stopped after an epoch and continued from its saved state ends
 //! with the same weights and history, bit for bit, as a run that never stopped, for rules with
 //! state (NMNC's running statistics and subspaces, DFC's learned feedback and noise stream)
-//! and without; a state of another config, or a damaged one, is refused with the file's name.
+//! and without, and for the vectorized networks of GEVB and backprop; a state of another
+//! config, or a damaged one, is refused with the file's name.
 
 mod common;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use common::fashion_mnist;
+use model_zoo::architecture::ConvStage;
 use model_zoo::rules::deep_feedback_control::{DfcOptions, FeedbackNoise, FeedbackWeights};
 use model_zoo::rules::neural_manifold_noise_correlation::ManifoldOptions;
+use model_zoo::vectorized::{
+    VectorRule, VectorTrainConfig, train_vectorized, train_vectorized_resumable,
+};
 use model_zoo::{Augmentation, RuleConfig, TrainConfig, train, train_resumable};
 
 fn config(rule: RuleConfig) -> TrainConfig {
@@ -112,4 +117,63 @@ fn a_state_of_another_config_or_a_damaged_one_is_refused_by_name() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("state.safetensors"), "{err}");
+}
+
+#[test]
+fn a_stopped_vnn_run_continued_from_its_state_equals_one_that_never_stopped() {
+    let (train_set, test_set) = fashion_mnist(1000, 200);
+    let mlp = VectorTrainConfig {
+        hidden: vec![32, 16],
+        max_steps_per_epoch: Some(6),
+        alignment_every: 2,
+        augmentation: Some(Augmentation {
+            crop_padding: 2,
+            horizontal_flip: true,
+        }),
+        ..VectorTrainConfig::mlp_default(VectorRule::Gevb, 3, 5)
+    };
+    let cnn = VectorTrainConfig {
+        rule: VectorRule::Bp,
+        stages: vec![ConvStage {
+            channels: 4,
+            kernel: 3,
+            padding: 1,
+        }],
+        hidden: vec![8],
+        ..mlp.clone()
+    };
+    for config in [mlp, cnn] {
+        let name = format!("{:?} {:?}", config.rule, config.stages);
+        let whole = train_vectorized(&config, &train_set, &test_set, |_| {}).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.safetensors");
+        let stopped = catch_unwind(AssertUnwindSafe(|| {
+            train_vectorized_resumable(&config, &train_set, &test_set, &state, |record| {
+                assert!(record.record.epoch < 2, "stopped during epoch 2");
+            })
+        }));
+        assert!(stopped.is_err(), "{name}: the first run must stop");
+        let mut seen = vec![];
+        let resumed = train_vectorized_resumable(&config, &train_set, &test_set, &state, |r| {
+            seen.push(r.record.epoch)
+        })
+        .unwrap();
+        assert_eq!((resumed.resumed_after, seen), (1, vec![2, 3]), "{name}");
+        assert_eq!(
+            resumed.net, whole.net,
+            "{name}: weights differ after resuming"
+        );
+        assert_eq!(resumed.history, whole.history, "{name}");
+        let other = VectorTrainConfig {
+            seed: 6,
+            ..config.clone()
+        };
+        let err = train_vectorized_resumable(&other, &train_set, &test_set, &state, |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("state.safetensors") && err.contains("another training config"),
+            "{err}"
+        );
+    }
 }

@@ -2,7 +2,8 @@
 //! convnet trained by
 //! global error-vector broadcasting or by backprop (model_zoo::vectorized), written to
 //! `<zoo>/<name>/` as a checkpoint, its ONNX export, its per-epoch history (accuracy,
-//! alignment and sign agreement with the gradient) and its config. VNNs are not in the zoo
+//! alignment and sign agreement with the gradient) and its config. Training saves its state
+//! after every epoch, and the same command continues an interrupted run. VNNs are not in the zoo
 //! manifest, which lists the networks the default run reuses; `harness score --model` scores
 //! their checkpoints.
 
@@ -11,7 +12,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use model_zoo::TrainingData;
 use model_zoo::vectorized::{
-    VectorEpoch, VectorRule, VectorTrainConfig, save_vectorized, train_vectorized,
+    VectorEpoch, VectorRule, VectorTrainConfig, save_vectorized, train_vectorized_resumable,
 };
 
 use super::train::{TrainArgs, write_history, write_text};
@@ -37,7 +38,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let out = zoo.join(&name);
     let _lock = brain_data::CacheLock::acquire(&zoo, Path::new(&name))?;
     let started = std::time::Instant::now();
-    let trained = train_vectorized(&config, &sets.train, &sets.test, |e: &VectorEpoch| {
+    // Training saves its state after every epoch and continues from it when rerun (same
+    // command, same config).
+    let state = out.join(model_zoo::resume::STATE_FILE);
+    let trained = train_vectorized_resumable(&config, &sets.train, &sets.test, &state, |e: &VectorEpoch| {
         let r = &e.record;
         let fmt = |v: &[f32]| v.iter().map(|a| format!("{a:.3}")).collect::<Vec<_>>();
         eprintln!(
@@ -90,9 +94,17 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         },
     )?;
     write_text(&out.join("config.yaml"), &serde_norway::to_string(&config)?)?;
+    std::fs::remove_file(&state).with_context(|| format!("removing {}", state.display()))?;
     let last = &trained.history.last().expect("at least one epoch").record;
+    let resumed = match trained.resumed_after {
+        0 => String::new(),
+        k => format!(
+            " (resumed after epoch {k}; {:.0} s in this run)",
+            started.elapsed().as_secs_f64()
+        ),
+    };
     println!(
-        "{name} ({}): test accuracy {:.4} after {} epochs in {:.0} s; checkpoint {} (and {})",
+        "{name} ({}): test accuracy {:.4} after {} epochs in {:.0} s{resumed}; checkpoint {} (and {})",
         trained.net.describe(),
         last.test_accuracy,
         config.epochs,

@@ -23,33 +23,13 @@ pub fn save_vectorized(
     config: &VectorTrainConfig,
 ) -> Result<String> {
     let mut tensors = TensorWriter::default();
-    let mut names = vec![];
-    for layer in &net.layers {
-        let (w, b) = (&layer.weight, &layer.bias);
-        tensors.f32(
-            format!("{}.weight", layer.name),
-            w.shape(),
-            w.iter().copied(),
-        );
-        tensors.f32(format!("{}.bias", layer.name), b.shape(), b.iter().copied());
-        if let Some(g) = &layer.gates {
-            tensors.f32(
-                format!("{}.gates", layer.name),
-                g.shape(),
-                g.iter().copied(),
-            );
-        }
-        names.push((layer.name.clone(), layer.kind));
-    }
+    let layers = put_network(&mut tensors, "", net);
     let bytes = tensors.serialize(
         path,
         [
             ("format", FORMAT.to_string()),
             ("components", net.components.to_string()),
-            (
-                "layers",
-                serde_json::to_string(&names).expect("serialisable"),
-            ),
+            ("layers", layers),
             (
                 "train_config",
                 serde_json::to_string(config).expect("serialisable"),
@@ -60,11 +40,37 @@ pub fn save_vectorized(
     Ok(hex::encode(Sha256::digest(&bytes)))
 }
 
+/// Adds every layer's tensors under `prefix` (`<prefix><layer>.weight`, `.bias`, `.gates`);
+/// returns the `layers` metadata (names and kinds) that [`read_network`] needs.
+pub(super) fn put_network(tensors: &mut TensorWriter, prefix: &str, net: &VectorNetwork) -> String {
+    let mut names = vec![];
+    for layer in &net.layers {
+        let name = format!("{prefix}{}", layer.name);
+        let (w, b) = (&layer.weight, &layer.bias);
+        tensors.f32(format!("{name}.weight"), w.shape(), w.iter().copied());
+        tensors.f32(format!("{name}.bias"), b.shape(), b.iter().copied());
+        if let Some(g) = &layer.gates {
+            tensors.f32(format!("{name}.gates"), g.shape(), g.iter().copied());
+        }
+        names.push((layer.name.clone(), layer.kind));
+    }
+    serde_json::to_string(&names).expect("serialisable")
+}
+
 /// Reads a checkpoint written by [`save_vectorized`].
 pub fn load_vectorized(path: &Path) -> Result<(VectorNetwork, VectorTrainConfig)> {
     let bytes = std::fs::read(path).map_err(|e| ZooError::io(path, e))?;
     let file = TensorReader::new(path, &bytes, FORMAT, "a cortexbench VNN checkpoint")?;
     let config: VectorTrainConfig = file.metadata_json("train_config")?;
+    Ok((read_network(&file, path, "")?, config))
+}
+
+/// The network [`put_network`] wrote under `prefix` into the file at `path`, checked.
+pub(super) fn read_network(
+    file: &TensorReader,
+    path: &Path,
+    prefix: &str,
+) -> Result<VectorNetwork> {
     let components: usize = file.metadata_json("components")?;
     let names: Vec<(String, VectorLayerKind)> = file.metadata_json("layers")?;
     let matrix = |name: &str| -> Result<Array2<f32>> {
@@ -73,20 +79,21 @@ pub fn load_vectorized(path: &Path) -> Result<(VectorNetwork, VectorTrainConfig)
     };
     let mut layers = Vec::with_capacity(names.len());
     for (i, (name, kind)) in names.iter().enumerate() {
-        let (_, bias) = file.f32(&format!("{name}.bias"), 1)?;
+        let stored = format!("{prefix}{name}");
+        let (_, bias) = file.f32(&format!("{stored}.bias"), 1)?;
         let hidden = i + 1 < names.len();
         layers.push(VectorLayer {
             name: name.clone(),
             kind: *kind,
-            weight: matrix(&format!("{name}.weight"))?,
+            weight: matrix(&format!("{stored}.weight"))?,
             bias: Array1::from(bias),
             gates: hidden
-                .then(|| matrix(&format!("{name}.gates")))
+                .then(|| matrix(&format!("{stored}.gates")))
                 .transpose()?,
         });
     }
     let net = VectorNetwork { components, layers };
     net.check()
         .map_err(|e| ZooError::bad_file(path, e.to_string()))?;
-    Ok((net, config))
+    Ok(net)
 }

@@ -30,6 +30,7 @@ mod checkpoint;
 mod init;
 mod model;
 mod pass;
+mod resume;
 mod train;
 
 use ndarray::{Array1, Array2, Array3, ArrayView2};
@@ -45,6 +46,7 @@ pub use checkpoint::{FORMAT as CHECKPOINT_FORMAT, load_vectorized, save_vectoriz
 pub use model::VectorZooModel;
 pub use train::{
     VectorEpoch, VectorTrainConfig, VectorTrained, evaluate_vectorized, train_vectorized,
+    train_vectorized_resumable,
 };
 
 /// Which rule trains a VNN.

@@ -7,6 +7,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::resume::{self, Streams};
 use super::{VectorNetwork, VectorRule, sign_agreement};
 use crate::alignment::cosine_per_layer;
 use crate::architecture::ConvStage;
@@ -137,7 +138,9 @@ pub struct VectorTrained {
     pub net: VectorNetwork,
     /// One record per epoch.
     pub history: Vec<VectorEpoch>,
-    /// Seconds of training.
+    /// Epochs restored from a saved training state (0: trained from the start).
+    pub resumed_after: usize,
+    /// Seconds of training, over every run that led here when resumed.
     pub seconds: f64,
 }
 
@@ -147,6 +150,30 @@ pub fn train_vectorized(
     config: &VectorTrainConfig,
     train: &LabelledData,
     test: &LabelledData,
+    on_epoch: impl FnMut(&VectorEpoch),
+) -> Result<VectorTrained> {
+    run(config, train, test, None, on_epoch)
+}
+
+/// [`train_vectorized`] that saves its state to `state` after every epoch and, when `state`
+/// holds an earlier run of the same config, continues from it (`on_epoch` is then called for
+/// the new epochs only). The result is the same, bit for bit, as training without a stop; the
+/// caller removes `state` once it has saved what it needs.
+pub fn train_vectorized_resumable(
+    config: &VectorTrainConfig,
+    train: &LabelledData,
+    test: &LabelledData,
+    state: &std::path::Path,
+    on_epoch: impl FnMut(&VectorEpoch),
+) -> Result<VectorTrained> {
+    run(config, train, test, Some(state), on_epoch)
+}
+
+fn run(
+    config: &VectorTrainConfig,
+    train: &LabelledData,
+    test: &LabelledData,
+    state_path: Option<&std::path::Path>,
     mut on_epoch: impl FnMut(&VectorEpoch),
 ) -> Result<VectorTrained> {
     if config.batch_size == 0 || config.epochs == 0 {
@@ -160,13 +187,45 @@ pub fn train_vectorized(
     let weights: Vec<_> = net.layers.iter().map(|l| &l.weight).collect();
     let biases: Vec<_> = net.layers.iter().map(|l| &l.bias).collect();
     let mut optimizer = Optimizer::for_parameters(config.optimizer, &weights, &biases);
-    let mut shuffle = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(2));
-    let mut augment = ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(4));
+    let mut streams = Streams {
+        shuffle: ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(2)),
+        augment: ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(4)),
+    };
     let mut order: Vec<usize> = (0..train.y.len()).collect();
     let mut history = vec![];
-    for epoch in 1..=config.epochs {
+    let (mut resumed_after, mut earlier_seconds) = (0, 0.0);
+    if let Some(path) = state_path
+        && let Some(restored) = resume::load(path, config)?
+    {
+        let fits = restored.order.len() == order.len()
+            && restored.net.components == net.components
+            && restored.net.layers.len() == net.layers.len()
+            && restored
+                .net
+                .layers
+                .iter()
+                .zip(&net.layers)
+                .all(|(a, b)| a.weight.dim() == b.weight.dim() && a.kind == b.kind);
+        if !fits {
+            return Err(ZooError::bad_file(
+                path,
+                "the saved state does not fit this training data or network",
+            ));
+        }
+        net = restored.net;
+        optimizer.step = restored.optimizer_step;
+        optimizer.first = restored.first;
+        optimizer.second = restored.second;
+        streams = restored.streams;
+        order = restored.order;
+        history = restored.history;
+        resumed_after = restored.epochs_done;
+        earlier_seconds = restored.seconds;
+    }
+    for epoch in resumed_after + 1..=config.epochs {
+        let Streams { shuffle, augment } = &mut streams;
         optimizer.set_lr_factor(config.lr_schedule.factor(epoch - 1, config.epochs));
-        order.shuffle(&mut shuffle);
+        order.shuffle(shuffle);
         let mut sums = Sums::new(net.layers.len());
         let steps = order
             .len()
@@ -175,7 +234,7 @@ pub fn train_vectorized(
         for (step, batch) in order.chunks(config.batch_size).take(steps).enumerate() {
             let mut x = train.x.select(Axis(0), batch);
             if let Some(augmentation) = &config.augmentation {
-                augmentation.apply(&mut x, train.image, &mut augment);
+                augmentation.apply(&mut x, train.image, augment);
             }
             let y: Vec<u8> = batch.iter().map(|&i| train.y[i]).collect();
             let forward = net.forward(x.view())?;
@@ -207,11 +266,27 @@ pub fn train_vectorized(
         let record = sums.finish(epoch, test_loss, test_accuracy);
         on_epoch(&record);
         history.push(record);
+        if let Some(path) = state_path {
+            resume::save(
+                path,
+                config,
+                &resume::Snapshot {
+                    epochs_done: epoch,
+                    net: &net,
+                    optimizer: &optimizer,
+                    streams: &streams,
+                    order: &order,
+                    history: &history,
+                    seconds: earlier_seconds + started.elapsed().as_secs_f64(),
+                },
+            )?;
+        }
     }
     Ok(VectorTrained {
         net,
         history,
-        seconds: started.elapsed().as_secs_f64(),
+        resumed_after,
+        seconds: earlier_seconds + started.elapsed().as_secs_f64(),
     })
 }
 
