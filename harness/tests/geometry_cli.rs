@@ -29,6 +29,15 @@ fn clusters(dir: &Path) -> (Array2<f64>, PathBuf, PathBuf) {
     (x, x_path, labels_path)
 }
 
+/// A model's geometry row of `layer` on the Fashion-MNIST test probe.
+fn fashion_probe_row(geometry: &[GeometryRow], model: &str, layer: &str) -> GeometryRow {
+    geometry
+        .iter()
+        .find(|g| g.model == model && g.layer == layer && g.stimuli.starts_with("fashion-mnist"))
+        .unwrap_or_else(|| panic!("{model} {layer} in {geometry:?}"))
+        .clone()
+}
+
 #[test]
 fn similarity_measures_the_geometry_of_one_representation() {
     let dir = tempfile::tempdir().unwrap();
@@ -177,15 +186,7 @@ fn training_raises_capacity_and_aligns_the_jacobian_with_the_activity_manifold()
     }
     let geometry: Vec<GeometryRow> =
         serde_json::from_str(&std::fs::read_to_string(out.join("geometry.json")).unwrap()).unwrap();
-    let fashion = |model: &str, layer: &str| {
-        geometry
-            .iter()
-            .find(|g| {
-                g.model == model && g.layer == layer && g.stimuli.starts_with("fashion-mnist")
-            })
-            .unwrap_or_else(|| panic!("{model} {layer} in {geometry:?}"))
-            .clone()
-    };
+    let fashion = |model: &str, layer: &str| fashion_probe_row(&geometry, model, layer);
     let (trained, untrained) = (
         fashion("bp-fmnist-mlp-s1", "fc3"),
         fashion("untrained-fmnist-mlp", "fc3"),
@@ -260,15 +261,7 @@ fn an_untrained_vnn_is_the_baseline_of_trained_vnns_with_training_data_geometry(
     );
     let geometry: Vec<GeometryRow> =
         serde_json::from_str(&std::fs::read_to_string(out.join("geometry.json")).unwrap()).unwrap();
-    let fashion = |model: &str, layer: &str| {
-        geometry
-            .iter()
-            .find(|g| {
-                g.model == model && g.layer == layer && g.stimuli.starts_with("fashion-mnist")
-            })
-            .unwrap_or_else(|| panic!("{model} {layer} in {geometry:?}"))
-            .clone()
-    };
+    let fashion = |model: &str, layer: &str| fashion_probe_row(&geometry, model, layer);
     let (trained, initial) = (
         fashion("gevb-fmnist-vnn-mlp", "fc2"),
         fashion("untrained-fmnist-vnn-mlp", "fc2"),

@@ -146,14 +146,57 @@ pub(crate) fn read_moments(
     Ok((moments("first")?, moments("second")?))
 }
 
-/// Checks that a saved example order is a permutation of the training set's examples.
-pub(crate) fn check_order(path: &Path, order: &[usize]) -> Result<()> {
-    let mut sorted = order.to_vec();
+/// The bytes of the state file at `path`, or `None` when there is none.
+pub(crate) fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ZooError::io(path, e)),
+    }
+}
+
+/// Refuses a state whose `train_config` is not `config` (never silently restarted, so a
+/// typo cannot throw hours of training away).
+pub(crate) fn check_config<C: serde::de::DeserializeOwned + PartialEq>(
+    file: &TensorReader,
+    path: &Path,
+    config: &C,
+) -> Result<()> {
+    let saved: C = file.metadata_json("train_config")?;
+    if &saved != config {
+        return Err(ZooError::bad_file(
+            path,
+            "this training state belongs to another training config; delete it to start over",
+        ));
+    }
+    Ok(())
+}
+
+/// The saved example order, checked to be a permutation of the training examples.
+pub(crate) fn read_order(file: &TensorReader, path: &Path) -> Result<Vec<usize>> {
+    let order: Vec<usize> = file.u64("order")?.into_iter().map(|i| i as usize).collect();
+    let mut sorted = order.clone();
     sorted.sort_unstable();
     if !sorted.iter().enumerate().all(|(i, &v)| i == v) {
         return Err(ZooError::bad_file(
             path,
             "the saved example order is not a permutation",
+        ));
+    }
+    Ok(order)
+}
+
+/// Refuses a state whose epochs done and history records do not fit `epochs`.
+pub(crate) fn check_progress(
+    path: &Path,
+    done: usize,
+    records: usize,
+    epochs: usize,
+) -> Result<()> {
+    if done == 0 || done > epochs || records != done {
+        return Err(ZooError::bad_file(
+            path,
+            format!("{done} epochs done with {records} history records, of {epochs}"),
         ));
     }
     Ok(())
@@ -163,19 +206,11 @@ pub(crate) fn check_order(path: &Path, order: &[usize]) -> Result<()> {
 /// another config, or one that cannot be read, is an error naming it (never silently
 /// restarted, so a typo cannot throw hours of training away).
 pub(crate) fn load(path: &Path, config: &TrainConfig) -> Result<Option<Restored>> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ZooError::io(path, e)),
+    let Some(bytes) = read_if_present(path)? else {
+        return Ok(None);
     };
     let file = TensorReader::new(path, &bytes, FORMAT, "a cortexbench training state")?;
-    let saved: TrainConfig = file.metadata_json("train_config")?;
-    if &saved != config {
-        return Err(ZooError::bad_file(
-            path,
-            "this training state belongs to another training config; delete it to start over",
-        ));
-    }
+    check_config(&file, path, config)?;
     let values: Values = file.metadata_json("values")?;
     let net = file.network("net.", file.metadata("layers")?)?;
     let parameters: Vec<_> = net.layers.iter().map(|l| (&l.weight, &l.bias)).collect();
@@ -187,22 +222,13 @@ pub(crate) fn load(path: &Path, config: &TrainConfig) -> Result<Option<Restored>
             .map_err(|e| ZooError::bad_file(path, format!("{name}: {e}")))?;
         arrays.push((name["rule.".len()..].to_string(), array));
     }
-    let order: Vec<usize> = file.u64("order")?.into_iter().map(|i| i as usize).collect();
-    check_order(path, &order)?;
-    if values.epochs_done == 0
-        || values.epochs_done > config.epochs
-        || values.history.len() != values.epochs_done
-    {
-        return Err(ZooError::bad_file(
-            path,
-            format!(
-                "{} epochs done with {} history records, of {}",
-                values.epochs_done,
-                values.history.len(),
-                config.epochs
-            ),
-        ));
-    }
+    let order = read_order(&file, path)?;
+    check_progress(
+        path,
+        values.epochs_done,
+        values.history.len(),
+        config.epochs,
+    )?;
     Ok(Some(Restored {
         epochs_done: values.epochs_done,
         net,

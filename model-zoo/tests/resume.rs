@@ -124,6 +124,7 @@ fn a_stopped_vnn_run_continued_from_its_state_equals_one_that_never_stopped() {
     let (train_set, test_set) = fashion_mnist(1000, 200);
     let mlp = VectorTrainConfig {
         hidden: vec![32, 16],
+        batch_size: 32,
         max_steps_per_epoch: Some(6),
         alignment_every: 2,
         augmentation: Some(Augmentation {

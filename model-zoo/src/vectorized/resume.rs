@@ -14,9 +14,11 @@ use serde::{Deserialize, Serialize};
 use super::checkpoint::{put_network, read_network};
 use super::{VectorEpoch, VectorNetwork, VectorTrainConfig};
 use crate::checkpoint::{TensorReader, TensorWriter, write_atomically};
-use crate::error::{Result, ZooError};
+use crate::error::Result;
 use crate::optim::{Moments, Optimizer};
-use crate::resume::{check_order, put_moments, read_moments};
+use crate::resume::{
+    check_config, check_progress, put_moments, read_if_present, read_moments, read_order,
+};
 
 const FORMAT: &str = "cortexbench-vnn-training-state-1";
 
@@ -96,43 +98,25 @@ pub(super) fn save(path: &Path, config: &VectorTrainConfig, state: &Snapshot) ->
 }
 
 /// The state saved at `path` for `config`, or `None` when there is no file. A file written for
-/// another config, or one that cannot be read, is an error naming it (never silently
-/// restarted, so a typo cannot throw hours of training away).
+/// another config, or one that cannot be read, is an error naming it.
 pub(super) fn load(path: &Path, config: &VectorTrainConfig) -> Result<Option<Restored>> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ZooError::io(path, e)),
+    let Some(bytes) = read_if_present(path)? else {
+        return Ok(None);
     };
     let file = TensorReader::new(path, &bytes, FORMAT, "a cortexbench VNN training state")?;
-    let saved: VectorTrainConfig = file.metadata_json("train_config")?;
-    if &saved != config {
-        return Err(ZooError::bad_file(
-            path,
-            "this training state belongs to another training config; delete it to start over",
-        ));
-    }
+    check_config(&file, path, config)?;
     let values: Values = file.metadata_json("values")?;
     let net = read_network(&file, path, "net.")?;
     let parameters: Vec<(&Array2<f32>, &Array1<f32>)> =
         net.layers.iter().map(|l| (&l.weight, &l.bias)).collect();
     let (first, second) = read_moments(&file, path, &parameters)?;
-    let order: Vec<usize> = file.u64("order")?.into_iter().map(|i| i as usize).collect();
-    check_order(path, &order)?;
-    if values.epochs_done == 0
-        || values.epochs_done > config.epochs
-        || values.history.len() != values.epochs_done
-    {
-        return Err(ZooError::bad_file(
-            path,
-            format!(
-                "{} epochs done with {} history records, of {}",
-                values.epochs_done,
-                values.history.len(),
-                config.epochs
-            ),
-        ));
-    }
+    let order = read_order(&file, path)?;
+    check_progress(
+        path,
+        values.epochs_done,
+        values.history.len(),
+        config.epochs,
+    )?;
     Ok(Some(Restored {
         epochs_done: values.epochs_done,
         net,
