@@ -14,7 +14,6 @@ use anyhow::{Context, Result};
 use brain_data::{BenchmarkSpec, Catalog, DataStore};
 use evaluators::MetricSpec;
 use model_zoo::Activations;
-use ndarray::Array2;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -55,6 +54,9 @@ pub fn execute(
             records.push(scored.benchmark(config, &plan, b, prepared, &mut candidates)?);
         }
     }
+    // The last stimulus set's activations (V1's 9500 stimuli: most of the run's peak) are not
+    // needed past scoring; the geometry's training data and Jacobians must not add to them.
+    scored.extracted = ExtractionCache::default();
     let jacobian = zoo_geometry(
         &mut candidates,
         &plan.pairs,
@@ -461,10 +463,7 @@ fn zoo_geometry(
             // A VNN's hidden layers as it is scored (its K components side by side); the
             // Jacobian alignment is defined for the scalar networks' output only.
             ZooNet::Vectorized(net) => {
-                let forward = net.forward(probe.view())?;
-                let hidden: Vec<Array2<f32>> = (0..net.layers.len() - 1)
-                    .map(|l| forward.hidden_features(l))
-                    .collect();
+                let hidden = net.hidden_in_batches(probe.view(), VECTORIZED_PROBE_BATCH)?;
                 geometry.extend(crate::geometry::layer_geometry(
                     &subject,
                     net.hidden_names().into_iter().zip(hidden.iter()),
@@ -484,6 +483,10 @@ fn zoo_geometry(
     }
     Ok(jacobian)
 }
+
+/// Probe images forwarded at once through a VNN for its geometry (a `vnn-cnn`'s first-layer
+/// maps of all 500 would take about 0.7 GiB).
+const VECTORIZED_PROBE_BATCH: usize = 50;
 
 /// Stimuli of the spectral decomposition: a benchmark's own when it has at most this many,
 /// else a seeded subset (the V1 benchmark's 9500 patterns would need a 9500² eigenproblem per

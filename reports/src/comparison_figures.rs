@@ -240,7 +240,8 @@ fn shade(v: f64, lo: f64, hi: f64) -> String {
 }
 
 /// A benchmark's entries as dots with interval whiskers, best at the top; dashed vertical
-/// lines mark the untrained (grey) and pretrained (black) models' scores.
+/// lines mark the untrained (grey) and pretrained (black) models' scores, each with its own
+/// dash pattern, named in a legend below the axis.
 pub fn dot_plot_svg(board: &Leaderboard, benchmark: &str) -> String {
     let mut entries: Vec<&Entry> = board
         .entries
@@ -248,8 +249,13 @@ pub fn dot_plot_svg(board: &Leaderboard, benchmark: &str) -> String {
         .filter(|e| e.row.benchmark == benchmark)
         .collect();
     entries.sort_by(|a, b| b.headline().total_cmp(&a.headline()));
-    let (label_w, plot_w, row_h, top) = (170.0, 300.0, 18.0, 34.0);
-    let height = top + row_h * entries.len() as f64 + 40.0;
+    let references: Vec<&Entry> = entries
+        .iter()
+        .copied()
+        .filter(|e| matches!(e.row.rule.as_str(), "untrained" | "pretrained"))
+        .collect();
+    let (label_w, plot_w, row_h, top, legend_h) = (170.0, 300.0, 18.0, 34.0, 14.0);
+    let height = top + row_h * entries.len() as f64 + 40.0 + legend_h * references.len() as f64;
     let values: Vec<f64> = entries
         .iter()
         .flat_map(|e| {
@@ -277,17 +283,25 @@ pub fn dot_plot_svg(board: &Leaderboard, benchmark: &str) -> String {
         escape(benchmark)
     );
     let bottom = top + row_h * entries.len() as f64;
-    for e in entries
-        .iter()
-        .filter(|e| matches!(e.row.rule.as_str(), "untrained" | "pretrained"))
-    {
+    for (i, e) in references.iter().enumerate() {
+        let (color, dashes) = (rule_color(&e.row.rule), reference_dashes(i));
         let _ = write!(
             svg,
-            "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{1}\" y2=\"{2}\" stroke=\"{3}\" stroke-dasharray=\"4 3\"/>",
+            "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{1}\" y2=\"{2}\" stroke=\"{color}\" stroke-dasharray=\"{dashes}\"><title>{3}</title></line>",
             x(e.headline()),
             top - 6.0,
             bottom,
-            rule_color(&e.row.rule)
+            escape(&e.row.model)
+        );
+        let y = bottom + 40.0 + legend_h * (i as f64 + 0.5);
+        let _ = write!(
+            svg,
+            "<line x1=\"{0:.1}\" x2=\"{1:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"{color}\" stroke-dasharray=\"{dashes}\"/><text x=\"{2:.1}\" y=\"{3:.1}\" font-size=\"10\">{4}</text>",
+            label_w,
+            label_w + 30.0,
+            label_w + 36.0,
+            y + 3.5,
+            escape(&e.row.model)
         );
     }
     for (i, e) in entries.iter().enumerate() {
@@ -330,6 +344,13 @@ pub fn dot_plot_svg(board: &Leaderboard, benchmark: &str) -> String {
     );
     svg.push_str("</svg>");
     svg
+}
+
+/// The dash pattern of the `i`-th reference line of a dot plot: the lines of several untrained
+/// (or pretrained) models stay apart.
+fn reference_dashes(i: usize) -> &'static str {
+    const PATTERNS: [&str; 4] = ["4 3", "1 2", "8 3 2 3", "10 4"];
+    PATTERNS[i % PATTERNS.len()]
 }
 
 /// A benchmark's pairwise tests as a matrix, models in score order: green where the row's
@@ -568,6 +589,87 @@ mod tests {
         );
         let t = ticks(0.12, 0.57);
         assert!(t.first().unwrap() >= &0.12 && t.last().unwrap() <= &0.57 && t.len() >= 3);
+    }
+
+    fn entry(model: &str, rule: &str, raw: f64) -> Entry {
+        Entry {
+            row: ScoreRow {
+                model: model.into(),
+                rule: rule.into(),
+                architecture: "cnn".into(),
+                layer: "fc1".into(),
+                layer_index: 3,
+                benchmark: "cowley2023.V4-pls".into(),
+                region: "V4".into(),
+                metric: "pls".into(),
+                raw,
+                sem: None,
+                ceiling: None,
+                normalized: None,
+                normalization: None,
+                ceiling_method: "none: synthetic".into(),
+                selection_score: raw,
+                selected: true,
+                n_stimuli: 320,
+                seed: 1,
+            },
+            ci95: Some([raw - 0.02, raw + 0.02]),
+            n_seeds: 1,
+            seeds: vec![1],
+            tied_with_best: None,
+            above_untrained: None,
+        }
+    }
+
+    /// With two untrained models, each reference line has its own dash pattern and the
+    /// legend names the model drawn with it.
+    #[test]
+    fn every_reference_line_is_named_in_the_legend_with_its_own_dashes() {
+        let board = Leaderboard {
+            format: "test".into(),
+            entries: vec![
+                entry("bp-cifar-cnn", "bp", 0.36),
+                entry("untrained-cifar-cnn", "untrained", 0.34),
+                entry("untrained-cifar-vnn-mlp", "untrained", 0.28),
+                entry("efficientnet_lite0", "pretrained", 0.45),
+            ],
+            statistics: None,
+            pairwise: vec![],
+            groups: vec![],
+        };
+        let svg = dot_plot_svg(&board, "cowley2023.V4-pls");
+        let dashes: Vec<&str> = svg
+            .split("stroke-dasharray=\"")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('"').unwrap()])
+            .collect();
+        // Plot line and legend sample per reference model, in score order.
+        assert_eq!(dashes.len(), 6, "{svg}");
+        assert_eq!(dashes[0], dashes[1]);
+        assert_eq!(dashes[2], dashes[3]);
+        assert_eq!(dashes[4], dashes[5]);
+        assert!(dashes[0] != dashes[2] && dashes[2] != dashes[4] && dashes[0] != dashes[4]);
+        for name in [
+            "efficientnet_lite0",
+            "untrained-cifar-cnn",
+            "untrained-cifar-vnn-mlp",
+        ] {
+            assert!(
+                svg.contains(&format!("<title>{name}</title>"))
+                    && svg.contains(&format!("font-size=\"10\">{name}</text>")),
+                "{name} is not named by its line"
+            );
+        }
+        let height: f64 = svg
+            .split("height=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(height, 34.0 + 18.0 * 4.0 + 40.0 + 14.0 * 3.0);
     }
 
     #[test]

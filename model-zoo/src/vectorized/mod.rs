@@ -33,7 +33,7 @@ mod pass;
 mod resume;
 mod train;
 
-use ndarray::{Array1, Array2, Array3, ArrayView2};
+use ndarray::{Array1, Array2, Array3, ArrayView2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -386,6 +386,32 @@ impl VectorNetwork {
                     ))
                 })?;
                 Ok((name.to_string(), forward.hidden_features(l)))
+            })
+            .collect()
+    }
+
+    /// Every hidden layer's output on `x`, `(n, K · features)` each as
+    /// [`VectorForward::hidden_features`], forwarded `batch` examples at a time so that a
+    /// convnet's first-layer maps are never held for all of `x` at once.
+    pub fn hidden_in_batches(&self, x: ArrayView2<f32>, batch: usize) -> Result<Vec<Array2<f32>>> {
+        let chunks: Vec<ArrayView2<f32>> = if x.nrows() == 0 {
+            vec![x]
+        } else {
+            x.axis_chunks_iter(Axis(0), batch.max(1)).collect()
+        };
+        let mut parts: Vec<Vec<Array2<f32>>> = vec![vec![]; self.layers.len() - 1];
+        for rows in chunks {
+            let forward = self.forward(rows)?;
+            for (l, part) in parts.iter_mut().enumerate() {
+                part.push(forward.hidden_features(l));
+            }
+        }
+        parts
+            .iter()
+            .map(|part| {
+                let views: Vec<_> = part.iter().map(|a| a.view()).collect();
+                ndarray::concatenate(Axis(0), &views)
+                    .map_err(|e| ZooError::Shape(format!("hidden layers of the batches: {e}")))
             })
             .collect()
     }

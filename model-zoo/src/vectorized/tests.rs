@@ -182,6 +182,28 @@ fn hidden_features_are_each_examples_components_in_a_row() {
     assert!(err.contains("no hidden layer named 'fc3'"), "{err}");
 }
 
+/// Forwarding in batches gives every example the features it gets forwarded with all the
+/// others (a convnet's, whose first-layer maps are what batching keeps small).
+#[test]
+fn hidden_layers_forwarded_in_batches_equal_one_pass() {
+    let (net, x, _) = small_cnn();
+    let whole = net.forward(x.view()).unwrap();
+    for batch in [1, 3, 4, 10] {
+        let batched = net.hidden_in_batches(x.view(), batch).unwrap();
+        assert_eq!(batched.len(), net.layers.len() - 1);
+        for (l, features) in batched.iter().enumerate() {
+            let expected = whole.hidden_features(l);
+            assert_eq!(features.dim(), expected.dim());
+            let worst = (features - &expected)
+                .iter()
+                .fold(0f32, |m, d| m.max(d.abs()));
+            assert!(worst < 1e-5, "layer {l}, batch {batch}: differs by {worst}");
+        }
+    }
+    let none = net.hidden_in_batches(x.slice(s![..0, ..]), 4).unwrap();
+    assert!(none.iter().all(|f| f.nrows() == 0));
+}
+
 #[test]
 fn bad_shapes_are_refused() {
     let err = VectorNetwork::mlp(6, &[8, 5], 3, 1)
