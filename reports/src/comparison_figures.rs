@@ -593,26 +593,7 @@ mod tests {
 
     fn entry(model: &str, rule: &str, raw: f64) -> Entry {
         Entry {
-            row: ScoreRow {
-                model: model.into(),
-                rule: rule.into(),
-                architecture: "cnn".into(),
-                layer: "fc1".into(),
-                layer_index: 3,
-                benchmark: "cowley2023.V4-pls".into(),
-                region: "V4".into(),
-                metric: "pls".into(),
-                raw,
-                sem: None,
-                ceiling: None,
-                normalized: None,
-                normalization: None,
-                ceiling_method: "none: synthetic".into(),
-                selection_score: raw,
-                selected: true,
-                n_stimuli: 320,
-                seed: 1,
-            },
+            row: crate::rows::synthetic_row(model, rule, "fc1", 1, raw),
             ci95: Some([raw - 0.02, raw + 0.02]),
             n_seeds: 1,
             seeds: vec![1],

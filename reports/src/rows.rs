@@ -167,31 +167,37 @@ mod nan_as_null {
     }
 }
 
+/// A selected row of a synthetic model on a V4 PLS benchmark, for tests.
+#[cfg(test)]
+pub(crate) fn synthetic_row(model: &str, rule: &str, layer: &str, seed: u64, raw: f64) -> ScoreRow {
+    ScoreRow {
+        model: model.into(),
+        rule: rule.into(),
+        architecture: "cnn".into(),
+        layer: layer.into(),
+        layer_index: 0,
+        benchmark: "cowley2023.V4-pls".into(),
+        region: "V4".into(),
+        metric: "pls".into(),
+        raw,
+        sem: None,
+        ceiling: None,
+        normalized: None,
+        normalization: None,
+        ceiling_method: "none: synthetic".into(),
+        selection_score: raw,
+        selected: true,
+        n_stimuli: 320,
+        seed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn row(layer: &str, seed: u64) -> ScoreRow {
-        ScoreRow {
-            model: "bp-cifar-cnn".into(),
-            rule: "bp".into(),
-            architecture: "cnn".into(),
-            layer: layer.into(),
-            layer_index: 0,
-            benchmark: "cowley2023.V4-pls".into(),
-            region: "V4".into(),
-            metric: "pls".into(),
-            raw: 0.4,
-            sem: None,
-            ceiling: None,
-            normalized: None,
-            normalization: None,
-            ceiling_method: "none: synthetic".into(),
-            selection_score: 0.4,
-            selected: true,
-            n_stimuli: 320,
-            seed,
-        }
+        synthetic_row("bp-cifar-cnn", "bp", layer, seed, 0.4)
     }
 
     /// Rows of two layers or two seeds are different rows of the same leaderboard entry.
