@@ -75,6 +75,8 @@ pub fn layer_geometry<'l>(
             radius: capacity.radius,
             dimension: capacity.dimension,
             center_correlation: capacity.center_correlation,
+            center_rank: capacity.center_rank,
+            residual_center_correlation: capacity.residual_center_correlation,
             participation_ratio: evaluators::participation_ratio(x.view()).with_context(context)?,
             dimension_90: evaluators::dimension_at_variance(x.view(), 0.9).with_context(context)?,
             // Duplicate points (e.g. a saturated layer) leave the two-NN estimate undefined:

@@ -38,6 +38,18 @@ fn fashion_probe_row(geometry: &[GeometryRow], model: &str, layer: &str) -> Geom
         .clone()
 }
 
+/// The centres' shared structure removed before the capacity of a ten-class probe: at least
+/// one direction and at most P − 2, and less correlation left between the centres after it.
+fn assert_centre_structure_removed(rows: &[&GeometryRow]) {
+    for row in rows {
+        assert!((1..=8).contains(&row.center_rank), "{row:?}");
+        assert!(
+            row.residual_center_correlation < row.center_correlation,
+            "{row:?}"
+        );
+    }
+}
+
 #[test]
 fn similarity_measures_the_geometry_of_one_representation() {
     let dir = tempfile::tempdir().unwrap();
@@ -60,6 +72,10 @@ fn similarity_measures_the_geometry_of_one_representation() {
     .unwrap();
     assert!((capacity["score"].as_f64().unwrap() - expected.capacity).abs() < 1e-12);
     assert!((details["radius"].as_f64().unwrap() - expected.radius).abs() < 1e-12);
+    assert_eq!(
+        details["center_rank"].as_u64(),
+        Some(expected.center_rank as u64)
+    );
     // Fixed seed: the same numbers again.
     let again = json(&["--metric", "capacity", "--x", s(&x), "--labels", s(&labels)]);
     assert_eq!(capacity["score"], again["score"]);
@@ -192,6 +208,7 @@ fn training_raises_capacity_and_aligns_the_jacobian_with_the_activity_manifold()
         fashion("untrained-fmnist-mlp", "fc3"),
     );
     assert_eq!((trained.n_stimuli, trained.n_classes), (500, 10));
+    assert_centre_structure_removed(&[&trained, &untrained]);
     assert!(
         trained.capacity > 1.2 * untrained.capacity,
         "trained {} vs untrained {}",
@@ -267,6 +284,7 @@ fn an_untrained_vnn_is_the_baseline_of_trained_vnns_with_training_data_geometry(
         fashion("untrained-fmnist-vnn-mlp", "fc2"),
     );
     assert_eq!((trained.n_stimuli, trained.n_classes), (500, 10));
+    assert_centre_structure_removed(&[&trained, &initial]);
     assert!(
         trained.capacity > 1.2 * initial.capacity,
         "trained {} vs untrained {}",

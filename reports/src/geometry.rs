@@ -38,6 +38,10 @@ pub struct GeometryRow {
     pub dimension: f64,
     /// Mean absolute correlation between class centres.
     pub center_correlation: f64,
+    /// Rank of the centres' shared structure projected out before the capacity is measured.
+    pub center_rank: usize,
+    /// Mean absolute correlation between class centres once that structure is projected out.
+    pub residual_center_correlation: f64,
     /// Participation ratio of the whole representation.
     pub participation_ratio: f64,
     /// Principal components for 90 % of the variance.
@@ -99,6 +103,11 @@ pub fn write_geometry(
             Column::new("radius".into(), float(|r| r.radius)),
             Column::new("dimension".into(), float(|r| r.dimension)),
             Column::new("center_correlation".into(), float(|r| r.center_correlation)),
+            Column::new("center_rank".into(), count(|r| r.center_rank)),
+            Column::new(
+                "residual_center_correlation".into(),
+                float(|r| r.residual_center_correlation),
+            ),
             Column::new(
                 "participation_ratio".into(),
                 float(|r| r.participation_ratio),

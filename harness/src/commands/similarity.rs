@@ -823,6 +823,7 @@ fn print_text(r: &SimilarityReport) {
             "dimension",
             "center_correlation",
             "center_rank",
+            "residual_center_correlation",
             "dimension_at_90_percent_variance",
             "two_nn_dimension",
             "random_mean_cos2",
