@@ -294,6 +294,10 @@ pub struct EpochRecord {
     pub test_accuracy: f32,
     /// Mean cosine of the rule's weight update with the true gradient, per layer.
     pub alignment: Vec<f32>,
+    /// The rule's noise subspace dimension per layer at the epoch's end (NMNC; empty for
+    /// the other rules and in training states written before it was recorded).
+    #[serde(default)]
+    pub noise_subspace: Vec<usize>,
 }
 
 /// A trained network and its history.
@@ -506,6 +510,7 @@ fn run_epoch(
             .iter()
             .map(|s| (s / alignment_count.max(1) as f64) as f32)
             .collect(),
+        noise_subspace: rule.noise_subspace(),
     })
 }
 

@@ -181,5 +181,16 @@ fn perturbation_rules_learn_well_above_chance() {
         let trained = train(&config, &train_set, &test_set, |_, _| {}).unwrap();
         let accuracy = trained.history[0].test_accuracy;
         assert!(accuracy > 0.6, "{rule:?}: {accuracy}");
+        // NMNC records its noise subspace per layer (1 to the layer's units); NC has none.
+        let subspace = &trained.history[0].noise_subspace;
+        match rule {
+            RuleConfig::Nmnc(_) => {
+                assert_eq!(subspace.len(), trained.net.layers.len());
+                for (k, layer) in subspace.iter().zip(&trained.net.layers) {
+                    assert!((1..=layer.bias.len()).contains(k), "{subspace:?}");
+                }
+            }
+            _ => assert!(subspace.is_empty(), "{subspace:?}"),
+        }
     }
 }

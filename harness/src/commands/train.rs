@@ -134,10 +134,23 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         {
             alignment_error.get_or_insert(e);
         }
+        // NMNC's noise subspace per layer: a subspace shrinking to a direction or two is how
+        // its learning stalls.
+        let subspace = if r.noise_subspace.is_empty() {
+            String::new()
+        } else {
+            let dims: Vec<String> = net
+                .layer_names()
+                .iter()
+                .zip(&r.noise_subspace)
+                .map(|(layer, k)| format!("{layer} {k}"))
+                .collect();
+            format!(" | noise subspace: {}", dims.join(", "))
+        };
         // Printed even when the bar is hidden (not a terminal), so logs keep the history.
         bar.suspend(|| {
             eprintln!(
-                "epoch {:>3}: train loss {:.4} acc {:.4} | test loss {:.4} acc {:.4} | alignment {:?} | Jacobian in top-10 PCs: {} | {:.0} s",
+                "epoch {:>3}: train loss {:.4} acc {:.4} | test loss {:.4} acc {:.4} | alignment {:?} | Jacobian in top-10 PCs: {}{subspace} | {:.0} s",
                 r.epoch,
                 r.train_loss,
                 r.train_accuracy,

@@ -70,6 +70,13 @@ pub trait LearningRule: Send {
         rng: &mut ChaCha8Rng,
     ) -> Result<Updates>;
 
+    /// The dimension of each layer's noise subspace, for rules whose perturbations are
+    /// restricted to one (NMNC; per layer, in the order of the network's layers); empty for
+    /// the others.
+    fn noise_subspace(&self) -> Vec<usize> {
+        vec![]
+    }
+
     /// The state the rule has accumulated (learned feedback weights, running statistics, a
     /// random stream of its own), for resuming training exactly; what the rule rebuilds from
     /// its config and seed is not in it. Stateless rules return the empty state.

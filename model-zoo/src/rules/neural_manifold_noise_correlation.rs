@@ -214,6 +214,10 @@ impl LearningRule for NeuralManifoldNoiseCorrelation {
         )
     }
 
+    fn noise_subspace(&self) -> Vec<usize> {
+        self.subspace_dims()
+    }
+
     /// The running mean and second moment of each layer (`mean.<l>`, `second_moment.<l>`),
     /// the current subspaces (`basis.<l>`) and the step count.
     fn state(&self) -> RuleState {

@@ -372,6 +372,7 @@ impl Sums {
                 test_loss,
                 test_accuracy,
                 alignment: mean(&self.alignment),
+                noise_subspace: vec![],
             },
             sign_agreement_batch: mean(&self.batch_signs),
             sign_agreement_example: mean(&self.example_signs),
