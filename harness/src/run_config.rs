@@ -293,6 +293,35 @@ fn out() -> PathBuf {
     PathBuf::from("cortexbench-results")
 }
 
+/// The training preset of the default model set (`harness score --preset`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DefaultPreset {
+    /// The default run's networks: minutes of training each.
+    Quick,
+    /// The full comparison: every network trained to the end of its standard preset.
+    Standard,
+}
+
+impl DefaultPreset {
+    /// `quick` or `standard`, the zoo preset's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            DefaultPreset::Quick => "quick",
+            DefaultPreset::Standard => "standard",
+        }
+    }
+
+    /// The vectorized network of the set: the VNN MLP in the quick set (a quick VNN convnet
+    /// would add minutes to the run without having learned CIFAR-10), the VNN convnet in
+    /// the standard one.
+    fn vectorized_arch(self) -> &'static str {
+        match self {
+            DefaultPreset::Quick => "vnn-mlp",
+            DefaultPreset::Standard => "vnn-cnn",
+        }
+    }
+}
+
 /// Refuses an empty or repeating seed list.
 fn check_seeds(seeds: Option<&[u64]>, model: &str) -> Result<()> {
     let Some(seeds) = seeds else { return Ok(()) };
@@ -309,19 +338,24 @@ fn check_seeds(seeds: Option<&[u64]>, model: &str) -> Result<()> {
 }
 
 impl RunConfig {
-    /// The default run: the CIFAR-10 convnet trained with the quick preset under every rule,
-    /// its untrained baseline, the vectorized nonnegative MLP trained by GEVB and by backprop
-    /// (quick preset; the VNN convnet is left out for the run's time) and its untrained
-    /// baseline, and the pretrained
-    /// EfficientNet-Lite0 when `efficientnet` is given, on every shipped benchmark.
+    /// The default run: [`RunConfig::default_set`] with the quick preset.
     pub fn default_run(efficientnet: Option<PathBuf>) -> RunConfig {
+        Self::default_set(DefaultPreset::Quick, efficientnet)
+    }
+
+    /// The default model set, its networks trained with `preset`: the CIFAR-10 convnet under
+    /// every rule and its untrained baseline, a vectorized nonnegative network under GEVB and
+    /// under backprop and its untrained baseline (quick: the VNN MLP, the VNN convnet being
+    /// left out for the run's time; standard: the VNN convnet), and the pretrained
+    /// EfficientNet-Lite0 when `efficientnet` is given, on every shipped benchmark.
+    pub fn default_set(preset: DefaultPreset, efficientnet: Option<PathBuf>) -> RunConfig {
         let mut models: Vec<ModelSpec> = Rule::ALL
             .into_iter()
             .map(|rule| ModelSpec::Zoo {
                 rule,
                 arch: "cnn".into(),
                 dataset: TrainingData::Cifar10,
-                preset: quick(),
+                preset: preset.name().into(),
                 epochs: None,
                 seeds: Some(DEFAULT_SEEDS.to_vec()),
             })
@@ -334,15 +368,15 @@ impl RunConfig {
         for rule in [VectorRule::Gevb, VectorRule::Bp] {
             models.push(ModelSpec::Vectorized {
                 rule,
-                arch: "vnn-mlp".into(),
+                arch: preset.vectorized_arch().into(),
                 dataset: TrainingData::Cifar10,
-                preset: quick(),
+                preset: preset.name().into(),
                 epochs: None,
                 seeds: Some(DEFAULT_SEEDS.to_vec()),
             });
         }
         models.push(ModelSpec::Untrained {
-            arch: "vnn-mlp".into(),
+            arch: preset.vectorized_arch().into(),
             dataset: TrainingData::Cifar10,
             seeds: Some(DEFAULT_SEEDS.to_vec()),
         });
@@ -630,6 +664,44 @@ mod tests {
         ] {
             assert!(names.contains(&name.to_string()), "{names:?}");
         }
+    }
+
+    #[test]
+    fn the_standard_set_is_the_default_set_with_every_network_trained_to_the_end() {
+        let quick = RunConfig::default_run(Some("/m/e.onnx".into()));
+        let standard = RunConfig::default_set(DefaultPreset::Standard, Some("/m/e.onnx".into()));
+        assert_eq!(standard.models.len(), quick.models.len());
+        standard.validate().unwrap();
+        let names: Vec<String> = standard.models.iter().map(ModelSpec::name).collect();
+        for rule in Rule::ALL {
+            assert!(names.contains(&format!("{rule}-cifar-cnn")), "{names:?}");
+        }
+        for name in [
+            "untrained-cifar-cnn",
+            "gevb-cifar-vnn-cnn",
+            "bp-cifar-vnn-cnn",
+            "untrained-cifar-vnn-cnn",
+            "efficientnet_lite0",
+        ] {
+            assert!(names.contains(&name.to_string()), "{names:?}");
+        }
+        for model in &standard.models {
+            match model {
+                ModelSpec::Zoo { preset, seeds, .. }
+                | ModelSpec::Vectorized { preset, seeds, .. } => {
+                    assert_eq!(preset, "standard", "{model:?}");
+                    assert_eq!(seeds.as_deref(), Some(&DEFAULT_SEEDS[..]), "{model:?}");
+                }
+                ModelSpec::Untrained { seeds, .. } => {
+                    assert_eq!(seeds.as_deref(), Some(&DEFAULT_SEEDS[..]), "{model:?}")
+                }
+                ModelSpec::Onnx { .. } => {}
+                other => panic!("not in the default set: {other:?}"),
+            }
+        }
+        // Every entry but the networks' training is the default run's.
+        assert_eq!(standard.statistics, quick.statistics);
+        assert_eq!(standard.benchmarks, quick.benchmarks);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Vectorized nonnegative networks (GEVB's, and backprop's on the same network) as zoo models:
 //! their presets, and each config trained once and reused from the cache
-//! (`<cache>/zoo/by-config/<rule>-<data>-<arch>-<hash>/`, as the scalar zoo's).
+//! (`<cache>/zoo/by-config/<rule>-<data>-<arch>-<hash>/`, as the scalar zoo's) or from the
+//! folder `harness train` wrote it to with the same config.
 
 use std::path::{Path, PathBuf};
 
@@ -8,12 +9,13 @@ use anyhow::{Context, Result, bail};
 use indicatif::ProgressBar;
 use model_zoo::architecture::ConvStage;
 use model_zoo::vectorized::{
-    VectorRule, VectorTrainConfig, save_vectorized, train_vectorized_resumable,
+    VectorRule, VectorTrainConfig, load_vectorized, save_vectorized, train_vectorized_resumable,
 };
 use model_zoo::{Augmentation, LrSchedule, OptimizerConfig, TrainingData};
 use sha2::{Digest, Sha256};
 
 use crate::training_data::TrainingSets;
+use crate::zoo_cache::TrainedBefore;
 
 /// The architecture names: a VNN MLP, a VNN convnet.
 pub const ARCHS: [&str; 2] = ["vnn-mlp", "vnn-cnn"];
@@ -130,8 +132,30 @@ fn cache_dir(zoo: &Path, config: &VectorTrainConfig) -> Result<PathBuf> {
         .join(format!("{}-{}", display_name(config), &hash[..16])))
 }
 
-/// The checkpoint of `config` (its normalisation measured on `sets`), from the cache or
-/// trained now on all cores and cached; `true` with it when trained now.
+/// `<rule>-<data>-<arch>-s<seed>`, e.g. `gevb-cifar-vnn-cnn-s1`: the name `harness train`
+/// gives a VNN and its folder in the zoo.
+pub fn seeded_name(config: &VectorTrainConfig) -> String {
+    format!("{}-s{}", display_name(config), config.seed)
+}
+
+/// The VNN `harness train` wrote for `config`'s name and seed, if it was trained with exactly
+/// `config`.
+fn trained_by_harness_train(zoo: &Path, config: &VectorTrainConfig) -> Result<TrainedBefore<()>> {
+    let checkpoint = zoo.join(seeded_name(config)).join(CHECKPOINT);
+    if !checkpoint.is_file() {
+        return Ok(TrainedBefore::Nothing);
+    }
+    let (_, saved) = load_vectorized(&checkpoint)?;
+    Ok(if &saved == config {
+        TrainedBefore::Same(checkpoint, ())
+    } else {
+        TrainedBefore::Other(checkpoint)
+    })
+}
+
+/// The checkpoint of `config` (its normalisation measured on `sets`): the one `harness train`
+/// wrote with this config, else the cache's, else trained now on all cores and cached; `true`
+/// with it when trained now.
 pub fn trained(
     zoo: &Path,
     config: &VectorTrainConfig,
@@ -142,11 +166,16 @@ pub fn trained(
         normalization: sets.normalization.clone(),
         ..config.clone()
     };
+    let before = trained_by_harness_train(zoo, &config)?;
+    if let TrainedBefore::Same(checkpoint, ()) = before {
+        return Ok((checkpoint, false));
+    }
     let dir = cache_dir(zoo, &config)?;
     let checkpoint = dir.join(CHECKPOINT);
     if checkpoint.is_file() {
         return Ok((checkpoint, false));
     }
+    before.note_if_other(bar);
     // Processes sharing the zoo train each network once: the first takes the folder's lock,
     // the others wait for its checkpoint.
     let key = dir.strip_prefix(zoo).unwrap_or(&dir).to_path_buf();

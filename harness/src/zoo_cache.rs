@@ -1,6 +1,9 @@
 //! Zoo models for scoring runs: trained once per training config and reused from the cache
 //! (`<cache>/zoo/by-config/<rule>-<data>-<arch>-<hash>/`, the hash being the sha256 of the
-//! config's YAML), or untrained baselines built from the same seed.
+//! config's YAML), or untrained baselines built from the same seed. A network that
+//! `harness train` wrote into the same zoo (`<zoo>/<rule>-<data>-<arch>-s<seed>/`) with the
+//! very config a run asks for is used as it is, so a long standard-preset run trained on its
+//! own is not trained again.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -76,6 +79,58 @@ pub fn display_name(rule: &str, config: &TrainConfig) -> String {
     )
 }
 
+/// `<rule>-<data>-<arch>-s<seed>`, e.g. `bp-cifar-cnn-s1`: the name `harness train` gives a
+/// network and its folder in the zoo.
+pub fn seeded_name(config: &TrainConfig) -> String {
+    format!(
+        "{}-s{}",
+        display_name(config.rule.name(), config),
+        config.seed
+    )
+}
+
+/// What `harness train` left in a zoo for a config's name and seed.
+pub(crate) enum TrainedBefore<N> {
+    /// Nothing finished (no checkpoint, or a run still training).
+    Nothing,
+    /// A checkpoint trained with exactly this config, and its network.
+    Same(PathBuf, N),
+    /// A checkpoint trained with another config (other options, another version's preset).
+    Other(PathBuf),
+}
+
+impl<N> TrainedBefore<N> {
+    /// Tells, once per run, that a network of the same name was not used and why.
+    pub(crate) fn note_if_other(&self, bar: &ProgressBar) {
+        if let TrainedBefore::Other(path) = self {
+            bar.suspend(|| {
+                eprintln!(
+                    "note: {} was trained with another config than this run's; training this run's in the cache",
+                    path.display()
+                )
+            });
+        }
+    }
+}
+
+/// The network `harness train` wrote for `config`'s name and seed, if it was trained with
+/// exactly `config`.
+pub(crate) fn trained_by_harness_train(
+    zoo: &Path,
+    config: &TrainConfig,
+) -> Result<TrainedBefore<Network>> {
+    let checkpoint = zoo.join(seeded_name(config)).join(CHECKPOINT);
+    if !checkpoint.is_file() {
+        return Ok(TrainedBefore::Nothing);
+    }
+    let (net, saved) = model_zoo::checkpoint::load(&checkpoint)?;
+    Ok(if &saved == config {
+        TrainedBefore::Same(checkpoint, net)
+    } else {
+        TrainedBefore::Other(checkpoint)
+    })
+}
+
 /// The cache folder of a training config.
 pub fn cache_dir(zoo: &Path, config: &TrainConfig) -> Result<PathBuf> {
     let yaml = serde_norway::to_string(config)?;
@@ -87,16 +142,20 @@ pub fn cache_dir(zoo: &Path, config: &TrainConfig) -> Result<PathBuf> {
     )))
 }
 
-/// The trained network of `config`, from the cache or trained now on `sets` (and cached).
+/// The trained network of `config`: the one `harness train` wrote with this config, else
+/// the cache's, else trained now on `sets` (and cached).
 pub fn trained(
     zoo: &Path,
     config: &TrainConfig,
     sets: &TrainingSets,
     bar: &ProgressBar,
 ) -> Result<ZooNetwork> {
+    let name = display_name(config.rule.name(), config);
+    if let TrainedBefore::Same(checkpoint, net) = trained_by_harness_train(zoo, config)? {
+        return zoo_network(name, net, checkpoint, config, false);
+    }
     let dir = cache_dir(zoo, config)?;
     let checkpoint = dir.join(CHECKPOINT);
-    let name = display_name(config.rule.name(), config);
     let mut trained_now = false;
     // Processes sharing the zoo (shards of one run) train each network once: the first takes
     // the folder's lock, the others wait for its checkpoint.
@@ -124,6 +183,16 @@ pub fn trained(
             checkpoint.display()
         );
     }
+    zoo_network(name, net, checkpoint, config, trained_now)
+}
+
+fn zoo_network(
+    name: String,
+    net: Network,
+    checkpoint: PathBuf,
+    config: &TrainConfig,
+    trained_now: bool,
+) -> Result<ZooNetwork> {
     let sha256 = brain_data::sha256_file(&checkpoint)?;
     Ok(ZooNetwork {
         name,
@@ -137,7 +206,8 @@ pub fn trained(
     })
 }
 
-/// Trains every config of `jobs` that the zoo does not hold yet, several side by side: on a
+/// Trains every config of `jobs` that the zoo does not hold yet (neither in its cache nor as
+/// `harness train` wrote it), several side by side: on a
 /// machine with c cores, up to c networks train at once, each on one thread (OpenBLAS and
 /// rayon single-threaded for the duration). One network's batches of 128 leave a second core
 /// half idle (its threads wait on each other: 1.5x faster on 2 cores than on 1), so two
@@ -159,8 +229,13 @@ pub fn train_missing(
     let mut missing = vec![];
     let mut folders = vec![];
     for job in jobs {
+        let before = trained_by_harness_train(zoo, &job.0)?;
+        if matches!(before, TrainedBefore::Same(..)) {
+            continue;
+        }
         let dir = cache_dir(zoo, &job.0)?;
         if !dir.join(CHECKPOINT).is_file() && !folders.contains(&dir) {
+            before.note_if_other(bar);
             folders.push(dir);
             missing.push(job);
         }

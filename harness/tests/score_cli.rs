@@ -568,6 +568,23 @@ fn bad_requests_fail_clearly_and_leave_no_outputs() {
         "{err}"
     );
 
+    // --preset chooses the default set's training; --model files are trained already.
+    let preset = offline(
+        &[
+            "score",
+            "--preset",
+            "standard",
+            "--model",
+            ckpt.to_str().unwrap(),
+        ],
+        &cache,
+    );
+    let err = String::from_utf8_lossy(&preset.stderr);
+    assert!(
+        !preset.status.success() && err.contains("--preset") && err.contains("--model"),
+        "{err}"
+    );
+
     // Bad configs are refused with the file and the entry named.
     let config = tmp.path().join("bad.yaml");
     let refused = |text: &str| {
@@ -767,4 +784,96 @@ fn a_vectorized_run_entry_trains_once_and_is_reused() {
             .map(|r| r.raw)
             .collect::<Vec<_>>()
     );
+}
+
+/// Networks `harness train` wrote into the zoo are scored as they are when a run asks for
+/// exactly their config (a scalar MLP and a VNN here), and a network of the run's name
+/// trained with another config is not used: the run says so and trains its own.
+#[test]
+fn networks_harness_train_wrote_with_the_same_config_are_used_as_they_are() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let zoo = tmp.path().join("zoo");
+    for args in [
+        ["--rule", "fa", "--arch", "mlp"],
+        ["--rule", "gevb", "--arch", "vnn-mlp"],
+    ] {
+        let mut train = vec!["train"];
+        train.extend(args);
+        train.extend([
+            "--dataset",
+            "fashion-mnist",
+            "--preset",
+            "quick",
+            "--seed",
+            "3",
+        ]);
+        train.extend(["--zoo", zoo.to_str().unwrap()]);
+        ok(&offline(&train, &cache));
+    }
+    // The run's seed-4 FA network would be fa-fmnist-mlp-s4: a copy of the seed-3 network
+    // there was trained with another config (seed 3).
+    let other = zoo.join("fa-fmnist-mlp-s4");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::copy(
+        zoo.join("fa-fmnist-mlp-s3/model.safetensors"),
+        other.join("model.safetensors"),
+    )
+    .unwrap();
+    let config = tmp.path().join("run.yaml");
+    std::fs::write(
+        &config,
+        "models:\n  - {kind: zoo, rule: fa, arch: mlp, dataset: fashion-mnist, seeds: [3, 4]}\n  - {kind: vectorized, rule: gevb, arch: vnn-mlp, dataset: fashion-mnist, seeds: [3]}\nbenchmarks: [kiani2007.IT-rsa]\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let run = offline(
+        &[
+            "score",
+            "--config",
+            config.to_str().unwrap(),
+            "--zoo",
+            zoo.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &cache,
+    );
+    ok(&run);
+    let log = String::from_utf8_lossy(&run.stderr);
+    for (name, folder) in [
+        ("fa-fmnist-mlp", "fa-fmnist-mlp-s3"),
+        ("gevb-fmnist-vnn-mlp", "gevb-fmnist-vnn-mlp-s3"),
+    ] {
+        let checkpoint = zoo.join(folder).join("model.safetensors");
+        assert!(
+            log.contains(&format!("model: using {name} ({})", checkpoint.display())),
+            "{log}"
+        );
+        // The manifest names the checkpoint scored and its sum.
+        let sha = brain_data::sha256_file(&checkpoint).unwrap();
+        assert!(manifest_text(&out).contains(&sha), "{folder}");
+    }
+    assert!(
+        log.contains(&format!(
+            "note: {} was trained with another config",
+            other.join("model.safetensors").display()
+        )),
+        "{log}"
+    );
+    // Only the seed-4 network was trained, into the run's cache.
+    assert_eq!(log.matches("model: trained").count(), 1, "{log}");
+    let trained: Vec<_> = std::fs::read_dir(zoo.join("by-config"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(trained.len(), 1, "{trained:?}");
+    assert!(trained[0].starts_with("fa-fmnist-mlp-"), "{trained:?}");
+    let (_, seed4) = model_zoo::checkpoint::load(
+        &zoo.join("by-config")
+            .join(&trained[0])
+            .join("model.safetensors"),
+    )
+    .unwrap();
+    assert_eq!(seed4.seed, 4);
 }

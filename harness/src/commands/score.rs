@@ -10,7 +10,7 @@ use clap::Args;
 
 use crate::candidates::parse_shape;
 use crate::data_args::DataArgs;
-use crate::run_config::{ModelSpec, RunConfig};
+use crate::run_config::{DefaultPreset, ModelSpec, RunConfig};
 use crate::run_dir::RunDir;
 
 /// Arguments of `harness score`.
@@ -30,6 +30,11 @@ pub struct ScoreArgs {
     /// channels,height,width of --model ONNX graphs that leave them open.
     #[arg(long, value_parser = parse_shape)]
     pub input_shape: Option<[usize; 3]>,
+    /// Training preset of the default model set: quick (the default run) or standard (the
+    /// full comparison: every rule and the VNN convnet trained to the end, many hours; the
+    /// networks `harness train` wrote into the zoo with the same config are used as they are).
+    #[arg(long, value_enum)]
+    pub preset: Option<DefaultPreset>,
     /// Benchmarks (comma-separated ids; default: all; `harness datasets --benchmarks` lists them).
     #[arg(long = "benchmark", value_delimiter = ',')]
     pub benchmarks: Vec<String>,
@@ -96,6 +101,11 @@ pub fn run(args: &ScoreArgs) -> Result<()> {
 
 /// The run config the arguments describe.
 pub fn resolve_config(args: &ScoreArgs) -> Result<RunConfig> {
+    if args.preset.is_some() && (args.config.is_some() || !args.models.is_empty()) {
+        bail!(
+            "--preset chooses the default model set's training; a --config gives each entry its own preset, and --model files are trained already"
+        );
+    }
     let mut config = match (&args.config, args.models.is_empty()) {
         (Some(path), true) => RunConfig::load(path)?,
         (Some(_), false) => bail!("give either --config or --model, not both"),
@@ -117,7 +127,7 @@ pub fn resolve_config(args: &ScoreArgs) -> Result<RunConfig> {
                      CORTEXBENCH_MIRROR); the default run scores the zoo models only"
                 );
             }
-            RunConfig::default_run(efficientnet)
+            RunConfig::default_set(args.preset.unwrap_or(DefaultPreset::Quick), efficientnet)
         }
     };
     if !args.benchmarks.is_empty() {

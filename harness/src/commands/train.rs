@@ -54,18 +54,6 @@ pub struct TrainArgs {
     pub(crate) data: DataArgs,
 }
 
-/// The name of a trained zoo network: rule, data set, architecture and seed
-/// (`bp-cifar-cnn-s1`).
-pub fn model_name(config: &TrainConfig) -> String {
-    format!(
-        "{}-{}-{}-s{}",
-        config.rule.name(),
-        config.data.tag(),
-        config.architecture.name(),
-        config.seed
-    )
-}
-
 /// Trains, writes the outputs, and updates the manifest.
 pub fn run(args: &TrainArgs) -> Result<()> {
     let vectorized = args
@@ -81,7 +69,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     config.normalization = sets.normalization.clone();
     let (train_set, test_set) = (&sets.train, &sets.test);
 
-    let name = model_name(&config);
+    let name = crate::zoo_cache::seeded_name(&config);
     let zoo = crate::data_args::zoo_folder(args.zoo.as_deref(), &store);
     let out = zoo.join(&name);
     // Two processes training the same model into one zoo take turns instead of writing one

@@ -4,8 +4,8 @@
 //! `<zoo>/<name>/` as a checkpoint, its ONNX export, its per-epoch history (accuracy,
 //! alignment and sign agreement with the gradient) and its config. Training saves its state
 //! after every epoch, and the same command continues an interrupted run. VNNs are not in the zoo
-//! manifest, which lists the networks the default run reuses; `harness score --model` scores
-//! their checkpoints.
+//! manifest; `harness score --model` scores their checkpoints, and a scoring run whose
+//! `vectorized` entry asks for the same config (`--zoo` this zoo) uses them.
 
 use std::path::Path;
 
@@ -29,11 +29,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         normalization: sets.normalization.clone(),
         ..config
     };
-    let name = format!(
-        "{}-s{}",
-        crate::vectorized_zoo::display_name(&config),
-        config.seed
-    );
+    let name = crate::vectorized_zoo::seeded_name(&config);
     let zoo = crate::data_args::zoo_folder(args.zoo.as_deref(), &store);
     let out = zoo.join(&name);
     let _lock = brain_data::CacheLock::acquire(&zoo, Path::new(&name))?;
