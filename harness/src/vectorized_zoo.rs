@@ -141,15 +141,9 @@ pub fn seeded_name(config: &VectorTrainConfig) -> String {
 /// The VNN `harness train` wrote for `config`'s name and seed, if it was trained with exactly
 /// `config`.
 fn trained_by_harness_train(zoo: &Path, config: &VectorTrainConfig) -> Result<TrainedBefore<()>> {
-    let checkpoint = zoo.join(seeded_name(config)).join(CHECKPOINT);
-    if !checkpoint.is_file() {
-        return Ok(TrainedBefore::Nothing);
-    }
-    let (_, saved) = load_vectorized(&checkpoint)?;
-    Ok(if &saved == config {
-        TrainedBefore::Same(checkpoint, ())
-    } else {
-        TrainedBefore::Other(checkpoint)
+    TrainedBefore::look(&zoo.join(seeded_name(config)), |checkpoint| {
+        let (_, saved) = load_vectorized(checkpoint)?;
+        Ok(((), &saved == config))
     })
 }
 
@@ -175,7 +169,7 @@ pub fn trained(
     if checkpoint.is_file() {
         return Ok((checkpoint, false));
     }
-    before.note_if_other(bar);
+    before.note_unused(bar);
     // Processes sharing the zoo train each network once: the first takes the folder's lock,
     // the others wait for its checkpoint.
     let key = dir.strip_prefix(zoo).unwrap_or(&dir).to_path_buf();

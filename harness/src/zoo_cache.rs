@@ -91,8 +91,11 @@ pub fn seeded_name(config: &TrainConfig) -> String {
 
 /// What `harness train` left in a zoo for a config's name and seed.
 pub(crate) enum TrainedBefore<N> {
-    /// Nothing finished (no checkpoint, or a run still training).
+    /// Nothing.
     Nothing,
+    /// A run that has not finished (its training state, no checkpoint): running elsewhere, or
+    /// stopped.
+    Unfinished(PathBuf),
     /// A checkpoint trained with exactly this config, and its network.
     Same(PathBuf, N),
     /// A checkpoint trained with another config (other options, another version's preset).
@@ -100,16 +103,44 @@ pub(crate) enum TrainedBefore<N> {
 }
 
 impl<N> TrainedBefore<N> {
-    /// Tells, once per run, that a network of the same name was not used and why.
-    pub(crate) fn note_if_other(&self, bar: &ProgressBar) {
-        if let TrainedBefore::Other(path) = self {
-            bar.suspend(|| {
-                eprintln!(
-                    "note: {} was trained with another config than this run's; training this run's in the cache",
-                    path.display()
-                )
+    /// What `folder` (`<zoo>/<name>-s<seed>/`) holds: `load` reads a checkpoint and tells
+    /// whether it was trained with the config asked for.
+    pub(crate) fn look(
+        folder: &Path,
+        load: impl FnOnce(&Path) -> Result<(N, bool)>,
+    ) -> Result<TrainedBefore<N>> {
+        let checkpoint = folder.join(CHECKPOINT);
+        if checkpoint.is_file() {
+            let (net, same) = load(&checkpoint)?;
+            return Ok(if same {
+                TrainedBefore::Same(checkpoint, net)
+            } else {
+                TrainedBefore::Other(checkpoint)
             });
         }
+        let state = folder.join(model_zoo::resume::STATE_FILE);
+        Ok(if state.is_file() {
+            TrainedBefore::Unfinished(folder.to_path_buf())
+        } else {
+            TrainedBefore::Nothing
+        })
+    }
+
+    /// Says why a network of the run's name there is not used, when there is one (before
+    /// training the run's own).
+    pub(crate) fn note_unused(&self, bar: &ProgressBar) {
+        let note = match self {
+            TrainedBefore::Other(path) => format!(
+                "note: {} was trained with another config than this run's; training this run's in the cache",
+                path.display()
+            ),
+            TrainedBefore::Unfinished(folder) => format!(
+                "note: {} holds an unfinished `harness train` run; this run trains its own in the cache (to use that one, let its `harness train` command finish first)",
+                folder.display()
+            ),
+            TrainedBefore::Nothing | TrainedBefore::Same(..) => return,
+        };
+        bar.suspend(|| eprintln!("{note}"));
     }
 }
 
@@ -119,15 +150,9 @@ pub(crate) fn trained_by_harness_train(
     zoo: &Path,
     config: &TrainConfig,
 ) -> Result<TrainedBefore<Network>> {
-    let checkpoint = zoo.join(seeded_name(config)).join(CHECKPOINT);
-    if !checkpoint.is_file() {
-        return Ok(TrainedBefore::Nothing);
-    }
-    let (net, saved) = model_zoo::checkpoint::load(&checkpoint)?;
-    Ok(if &saved == config {
-        TrainedBefore::Same(checkpoint, net)
-    } else {
-        TrainedBefore::Other(checkpoint)
+    TrainedBefore::look(&zoo.join(seeded_name(config)), |checkpoint| {
+        let (net, saved) = model_zoo::checkpoint::load(checkpoint)?;
+        Ok((net, &saved == config))
     })
 }
 
@@ -235,7 +260,7 @@ pub fn train_missing(
         }
         let dir = cache_dir(zoo, &job.0)?;
         if !dir.join(CHECKPOINT).is_file() && !folders.contains(&dir) {
-            before.note_if_other(bar);
+            before.note_unused(bar);
             folders.push(dir);
             missing.push(job);
         }

@@ -820,10 +820,14 @@ fn networks_harness_train_wrote_with_the_same_config_are_used_as_they_are() {
         other.join("model.safetensors"),
     )
     .unwrap();
+    // Seed 5's is a stopped run: its training state and no checkpoint.
+    let unfinished = zoo.join("fa-fmnist-mlp-s5");
+    std::fs::create_dir_all(&unfinished).unwrap();
+    std::fs::write(unfinished.join(model_zoo::resume::STATE_FILE), b"state").unwrap();
     let config = tmp.path().join("run.yaml");
     std::fs::write(
         &config,
-        "models:\n  - {kind: zoo, rule: fa, arch: mlp, dataset: fashion-mnist, seeds: [3, 4]}\n  - {kind: vectorized, rule: gevb, arch: vnn-mlp, dataset: fashion-mnist, seeds: [3]}\nbenchmarks: [kiani2007.IT-rsa]\n",
+        "models:\n  - {kind: zoo, rule: fa, arch: mlp, dataset: fashion-mnist, seeds: [3, 4, 5]}\n  - {kind: vectorized, rule: gevb, arch: vnn-mlp, dataset: fashion-mnist, seeds: [3]}\nbenchmarks: [kiani2007.IT-rsa]\n",
     )
     .unwrap();
     let out = tmp.path().join("out");
@@ -861,19 +865,30 @@ fn networks_harness_train_wrote_with_the_same_config_are_used_as_they_are() {
         )),
         "{log}"
     );
-    // Only the seed-4 network was trained, into the run's cache.
-    assert_eq!(log.matches("model: trained").count(), 1, "{log}");
-    let trained: Vec<_> = std::fs::read_dir(zoo.join("by-config"))
+    assert!(
+        log.contains(&format!(
+            "note: {} holds an unfinished `harness train` run",
+            unfinished.display()
+        )),
+        "{log}"
+    );
+    // Only the seed-4 and seed-5 networks were trained, into the run's cache.
+    assert_eq!(log.matches("model: trained").count(), 2, "{log}");
+    let mut seeds: Vec<u64> = std::fs::read_dir(zoo.join("by-config"))
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .map(|e| {
+            let folder = e.unwrap().path();
+            let name = folder.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(name.starts_with("fa-fmnist-mlp-"), "{name}");
+            let checkpoint = folder.join("model.safetensors");
+            model_zoo::checkpoint::load(&checkpoint).unwrap().1.seed
+        })
         .collect();
-    assert_eq!(trained.len(), 1, "{trained:?}");
-    assert!(trained[0].starts_with("fa-fmnist-mlp-"), "{trained:?}");
-    let (_, seed4) = model_zoo::checkpoint::load(
-        &zoo.join("by-config")
-            .join(&trained[0])
-            .join("model.safetensors"),
-    )
-    .unwrap();
-    assert_eq!(seed4.seed, 4);
+    seeds.sort_unstable();
+    assert_eq!(seeds, vec![4, 5]);
+    // The stopped run's folder is left as it was.
+    assert_eq!(
+        std::fs::read(unfinished.join(model_zoo::resume::STATE_FILE)).unwrap(),
+        b"state"
+    );
 }
