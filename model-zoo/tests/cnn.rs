@@ -204,3 +204,73 @@ fn cnn_configs_round_trip_through_yaml() {
     let parsed: TrainConfig = serde_norway::from_str(&old).unwrap();
     assert_eq!(parsed.architecture, Architecture::Mlp);
 }
+
+/// On a convolutional layer NMNC's subspace can live in the channel space (the same k
+/// directions at every pixel: k · pixels noise dimensions) or in the layer's whole activity
+/// (k dimensions per example). At equal perturbations the layer-space estimate points closer
+/// to the gradient of the convolutions than NC's, the whole point of NMNC, and than the
+/// channel space's.
+#[test]
+fn nmnc_in_the_layer_space_points_closer_to_the_convolutions_gradient_than_nc() {
+    use model_zoo::alignment::cosine_per_layer;
+    use model_zoo::rules::neural_manifold_noise_correlation::{
+        ManifoldOptions, ManifoldSpace, SubspaceSize,
+    };
+    use model_zoo::rules::perturbation::PerturbationOptions;
+
+    let (train_set, test_set) = fashion_mnist(4000, 200);
+    let net = train(
+        &quick_cnn(RuleConfig::Bp, 40),
+        &train_set,
+        &test_set,
+        |_, _| {},
+    )
+    .unwrap()
+    .net;
+    let perturbation = PerturbationOptions {
+        perturbations: 8,
+        sigma: 1e-3,
+    };
+    let manifold = |space| {
+        RuleConfig::Nmnc(ManifoldOptions {
+            perturbation,
+            subspace: SubspaceSize::Components(16),
+            space,
+            ..ManifoldOptions::default()
+        })
+    };
+    let rules = [
+        RuleConfig::Nc(perturbation),
+        manifold(ManifoldSpace::Channels),
+        manifold(ManifoldSpace::Layer),
+    ];
+    let mut convolutions = [0.0f32; 3];
+    for (r, rule) in rules.iter().enumerate() {
+        let mut built = rule.build(&net, 5).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        for batch in 0..4 {
+            let rows: Vec<usize> = (batch * 64..(batch + 1) * 64).collect();
+            let x = train_set.x.select(ndarray::Axis(0), &rows);
+            let y: Vec<u8> = rows.iter().map(|&i| train_set.y[i]).collect();
+            let forward = net.forward(x.view()).unwrap();
+            let gradient = Backprop::gradient(&net, &forward, &y);
+            let cosines = cosine_per_layer(
+                &built.updates(&net, &forward, &y, &mut rng).unwrap(),
+                &gradient,
+            );
+            convolutions[r] += (cosines[0] + cosines[1]) / 8.0;
+        }
+    }
+    let [nc, channels, layer] = convolutions;
+    eprintln!("convolutions' cosine: NC {nc:.3}, NMNC channels {channels:.3}, layer {layer:.3}");
+    assert!(nc > 0.0, "NC must still point along the gradient: {nc}");
+    // Measured: NC 0.025, channels 0.120, layer 0.252.
+    assert!(
+        layer > 2.0 * nc,
+        "NMNC in the layer space {layer} vs NC {nc}"
+    );
+    assert!(
+        layer > channels,
+        "layer space {layer} vs channel space {channels}"
+    );
+}
