@@ -11,9 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use common::fashion_mnist;
 use model_zoo::architecture::ConvStage;
 use model_zoo::rules::deep_feedback_control::{DfcOptions, FeedbackNoise, FeedbackWeights};
-use model_zoo::rules::neural_manifold_noise_correlation::{
-    ManifoldOptions, ManifoldSpace, SubspaceSize,
-};
+use model_zoo::rules::neural_manifold_noise_correlation::ManifoldOptions;
 use model_zoo::vectorized::{
     VectorRule, VectorTrainConfig, train_vectorized, train_vectorized_resumable,
 };
@@ -66,24 +64,8 @@ fn rules() -> Vec<RuleConfig> {
 fn a_stopped_run_continued_from_its_state_equals_one_that_never_stopped() {
     one_blas_thread();
     let (train_set, test_set) = fashion_mnist(1000, 200);
-    // NMNC with its subspace in a convolution's whole activity: its bases have a row per
-    // pixel and channel.
-    let layer_space = TrainConfig {
-        max_steps_per_epoch: Some(6),
-        batch_size: 32,
-        alignment_every: 2,
-        ..TrainConfig::cnn_default(
-            RuleConfig::Nmnc(ManifoldOptions {
-                refresh_every: 4,
-                subspace: SubspaceSize::Components(5),
-                space: ManifoldSpace::Layer,
-                ..ManifoldOptions::default()
-            }),
-            3,
-            5,
-        )
-    };
-    for config in rules().into_iter().map(config).chain([layer_space]) {
+    for rule in rules() {
+        let config = config(rule);
         let name = config.rule.name();
         let whole = train(&config, &train_set, &test_set, |_, _| {}).unwrap();
         let dir = tempfile::tempdir().unwrap();

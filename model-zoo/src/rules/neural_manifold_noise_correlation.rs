@@ -5,20 +5,11 @@
 //! layer's Jacobian aligns with its activity manifold, that projection keeps most of the
 //! gradient while the estimator's variance scales with k instead of the number of units.
 //!
-//! A convolutional layer's subspace lives in one of two spaces ([`ManifoldSpace`]):
-//! - `channels`: the activity is a channel vector at every output pixel; the covariance is
-//!   taken over channels (pixels and examples as samples), so the noise at each pixel lives in
-//!   the layer's principal channel subspace, drawn independently at every pixel (k · pixels
-//!   noise dimensions per example);
-//! - `layer`: the activity is the layer's whole map, one vector of pixels · channels per
-//!   example, the n_l-dimensional space in which the paper states the alignment of the
-//!   Jacobian's row space with the manifold; its top k principal components come from the
-//!   batch of the refresh step (the eigenvectors of its centred Gram matrix, at most
-//!   batch − 1), and the noise spans k dimensions per example in all.
-//!
-//! A dense layer's two spaces are the same.
+//! In a convolutional layer the activity is a channel vector at every output pixel; the
+//! covariance is taken over channels (pixels and examples as samples), so the noise at each
+//! pixel lives in the layer's principal channel subspace.
 
-use ndarray::{Array1, Array2, ArrayView2, Axis, s};
+use ndarray::{Array1, Array2, Axis, s};
 use ndarray_linalg::{Eigh, UPLO};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -56,23 +47,6 @@ impl Serialize for SubspaceSize {
     }
 }
 
-/// The space a layer's principal subspace lives in (see the module's documentation).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ManifoldSpace {
-    /// A convolution's channel vectors, the same subspace at every pixel.
-    #[default]
-    Channels,
-    /// A layer's whole activity per example (pixels · channels).
-    Layer,
-}
-
-impl ManifoldSpace {
-    fn is_channels(&self) -> bool {
-        *self == ManifoldSpace::Channels
-    }
-}
-
 /// NMNC options.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -83,12 +57,8 @@ pub struct ManifoldOptions {
     pub subspace: SubspaceSize,
     /// Recompute the principal subspaces every this many steps.
     pub refresh_every: usize,
-    /// Decay of the running activity mean and covariance per step (`channels` space).
+    /// Decay of the running activity mean and covariance per step.
     pub covariance_decay: f32,
-    /// Where the subspace lives; left out of a config (and of the ones written) when
-    /// `channels`, so the configs and cache keys of that space are as before.
-    #[serde(skip_serializing_if = "ManifoldSpace::is_channels")]
-    pub space: ManifoldSpace,
 }
 
 impl Default for ManifoldOptions {
@@ -98,7 +68,6 @@ impl Default for ManifoldOptions {
             subspace: SubspaceSize::VarianceExplained(0.9),
             refresh_every: 50,
             covariance_decay: 0.95,
-            space: ManifoldSpace::Channels,
         }
     }
 }
@@ -127,7 +96,7 @@ pub struct NeuralManifoldNoiseCorrelation {
     options: ManifoldOptions,
     mean: Vec<Array1<f64>>,
     second_moment: Vec<Array2<f64>>,
-    /// `bases[l]`: (units, k) orthonormal columns; in the `layer` space (pixels · channels, k).
+    /// `bases[l]`: (units, k) orthonormal columns.
     bases: Vec<Array2<f32>>,
     steps: usize,
 }
@@ -173,16 +142,7 @@ impl NeuralManifoldNoiseCorrelation {
         }
     }
 
-    fn refresh(&mut self, forward: &Forward, batch: usize) -> Result<()> {
-        if self.options.space == ManifoldSpace::Layer {
-            self.bases = forward
-                .pre
-                .iter()
-                .enumerate()
-                .map(|(l, a)| self.layer_basis(l, a.view(), batch))
-                .collect::<Result<_>>()?;
-            return Ok(());
-        }
+    fn refresh(&mut self) -> Result<()> {
         self.bases = (0..self.mean.len())
             .map(|l| {
                 let m = &self.mean[l];
@@ -198,76 +158,27 @@ impl NeuralManifoldNoiseCorrelation {
                     ZooError::Diverged(format!("activity covariance of layer {l}: {e}"))
                 })?;
                 let n = values.len();
-                let k = self
-                    .options
-                    .subspace
-                    .size(values.as_slice().expect("contiguous"), n);
+                let total: f64 = values.iter().map(|v| v.max(0.0)).sum();
+                let k = match self.options.subspace {
+                    SubspaceSize::Components(k) => k.clamp(1, n),
+                    SubspaceSize::VarianceExplained(fraction) => {
+                        let mut acc = 0.0;
+                        let mut k = 0;
+                        for v in values.iter().rev() {
+                            k += 1;
+                            acc += v.max(0.0);
+                            if total <= 0.0 || acc >= f64::from(fraction) * total {
+                                break;
+                            }
+                        }
+                        k
+                    }
+                };
                 // eigh sorts ascending: the top k are the last columns.
                 Ok(vectors.slice(s![.., n - k..]).mapv(|v| v as f32))
             })
             .collect::<Result<_>>()?;
         Ok(())
-    }
-
-    /// The top principal components of layer l's whole activity over the batch: with X the
-    /// centred `(batch, pixels · channels)` activity and X Xᵀ = V Λ Vᵀ, the components are
-    /// Xᵀ vᵢ / √λᵢ, for the eigenvalues above rounding (at most batch − 1).
-    fn layer_basis(&self, l: usize, pre: ArrayView2<f32>, batch: usize) -> Result<Array2<f32>> {
-        let dims = pre.len() / batch;
-        let mut x = pre
-            .as_standard_layout()
-            .into_shape_with_order((batch, dims))
-            .map_err(|e| ZooError::Shape(format!("layer {l}'s activity per example: {e}")))?
-            .mapv(f64::from);
-        let mean = x.mean_axis(Axis(0)).expect("non-empty batch");
-        x -= &mean;
-        let gram = x.dot(&x.t());
-        let _one_thread = crate::blas_threads::SingleThreadedBlas::new();
-        let (values, vectors) = gram
-            .eigh(UPLO::Upper)
-            .map_err(|e| ZooError::Diverged(format!("activity Gram matrix of layer {l}: {e}")))?;
-        let largest = values.iter().copied().fold(0.0, f64::max);
-        // Directions the batch does not span (centring leaves at most batch − 1) are rounding.
-        let spanned = values.iter().filter(|&&v| v > largest * 1e-9).count();
-        if spanned == 0 {
-            return Err(ZooError::Diverged(format!(
-                "layer {l}'s activity does not vary over the batch"
-            )));
-        }
-        let top = values.slice(s![batch - spanned..]);
-        let k = self
-            .options
-            .subspace
-            .size(top.as_slice().expect("contiguous"), spanned);
-        let first = batch - k;
-        let mut basis = x.t().dot(&vectors.slice(s![.., first..]));
-        for (mut column, &value) in basis.axis_iter_mut(Axis(1)).zip(values.slice(s![first..])) {
-            column /= value.sqrt();
-        }
-        Ok(basis.mapv(|v| v as f32))
-    }
-}
-
-impl SubspaceSize {
-    /// How many of the leading components to keep, of `available` whose eigenvalues are
-    /// `ascending` (ascending order).
-    fn size(self, ascending: &[f64], available: usize) -> usize {
-        match self {
-            SubspaceSize::Components(k) => k.clamp(1, available),
-            SubspaceSize::VarianceExplained(fraction) => {
-                let total: f64 = ascending.iter().map(|v| v.max(0.0)).sum();
-                let mut acc = 0.0;
-                let mut k = 0;
-                for v in ascending.iter().rev() {
-                    k += 1;
-                    acc += v.max(0.0);
-                    if total <= 0.0 || acc >= f64::from(fraction) * total {
-                        break;
-                    }
-                }
-                k
-            }
-        }
     }
 }
 
@@ -283,41 +194,22 @@ impl LearningRule for NeuralManifoldNoiseCorrelation {
         labels: &[u8],
         rng: &mut ChaCha8Rng,
     ) -> Result<Updates> {
-        let batch = labels.len();
-        if self.options.space == ManifoldSpace::Channels {
-            self.observe(forward);
-        }
+        self.observe(forward);
         if self.steps.is_multiple_of(self.options.refresh_every.max(1)) {
-            self.refresh(forward, batch)?;
+            self.refresh()?;
         }
         self.steps += 1;
         let sigma = self.options.perturbation.sigma;
         let bases = &self.bases;
-        let space = self.options.space;
         estimate_updates(
             net,
             forward,
             labels,
             self.options.perturbation,
             rng,
-            |l, out, rng| {
-                // Rows of k coefficients: one per pixel (channels) or per example (layer).
-                let (k, dims) = (bases[l].ncols(), bases[l].nrows());
-                let rows = match space {
-                    ManifoldSpace::Channels => out.nrows(),
-                    ManifoldSpace::Layer => out.len() / dims,
-                };
-                let coefficients = gaussian(rows, k, sigma, rng);
-                let mut noise = out
-                    .into_shape_with_order((rows, dims))
-                    .expect("noise rows are standard layout, a whole number of examples");
-                ndarray::linalg::general_mat_mul(
-                    1.0,
-                    &coefficients,
-                    &bases[l].t(),
-                    0.0,
-                    &mut noise,
-                );
+            |l, mut out, rng| {
+                let coefficients = gaussian(out.nrows(), bases[l].ncols(), sigma, rng);
+                ndarray::linalg::general_mat_mul(1.0, &coefficients, &bases[l].t(), 0.0, &mut out);
             },
         )
     }
@@ -371,22 +263,17 @@ impl LearningRule for NeuralManifoldNoiseCorrelation {
         }
         let mut bases = Vec::with_capacity(values.bases);
         for l in 0..values.bases {
-            let channels = self.mean[l].len();
+            let units = self.mean[l].len();
             let at = state
                 .arrays
                 .iter()
                 .find(|(n, _)| *n == format!("basis.{l}"))
                 .map(|(_, a)| a.shape().to_vec())
                 .unwrap_or_default();
-            // A `layer`-space basis has a row per pixel and channel of the layer's map.
-            let units = match self.options.space {
-                ManifoldSpace::Channels => channels,
-                ManifoldSpace::Layer => at.first().copied().unwrap_or(0),
-            };
             let k = at.get(1).copied().unwrap_or(0);
-            if k == 0 || k > units || units % channels != 0 {
+            if k == 0 || k > units {
                 return Err(ZooError::Shape(format!(
-                    "rule state 'basis.{l}' must have a row per unit ({channels} channels, times pixels in the layer space) and 1 to that many columns, not {at:?}"
+                    "rule state 'basis.{l}' must have {units} rows and 1 to {units} columns"
                 )));
             }
             bases.push(as_2d(state.take(&format!("basis.{l}"), &[units, k])?).mapv(|v| v as f32));
