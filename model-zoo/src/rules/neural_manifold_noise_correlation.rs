@@ -7,7 +7,14 @@
 //!
 //! In a convolutional layer the activity is a channel vector at every output pixel; the
 //! covariance is taken over channels (pixels and examples as samples), so the noise at each
-//! pixel lives in the layer's principal channel subspace.
+//! pixel lives in the layer's principal channel subspace, drawn independently at every pixel.
+//! With P the projector onto that subspace, the expected update of a convolution's shared
+//! weights is then P G, G their gradient: a descent direction. A subspace of the whole map
+//! (pixels · channels, k noise dimensions per example instead of k per pixel) correlates the
+//! pixels' noise, and the expected update, a sum over pairs of pixels, is no projection of G:
+//! tried for one epoch of the CIFAR-10 standard preset (k = 16), `conv1`'s update pointed
+//! against its gradient (mean cosine −0.12) and test accuracy was 21.9 %, against 20.9 %
+//! here and NC's 24.5 %.
 
 use ndarray::{Array1, Array2, Axis, s};
 use ndarray_linalg::{Eigh, UPLO};
