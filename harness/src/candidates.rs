@@ -334,8 +334,10 @@ pub(crate) fn open_candidate(
             let config = spec.vectorized_config(seed).expect("a vectorized entry")?;
             let (path, trained_now) =
                 crate::vectorized_zoo::trained(zoo, &config, &sets, progress)?;
-            let how = if trained_now { "trained" } else { "using" };
-            progress.suspend(|| eprintln!("model: {how} {} ({})", spec.name(), path.display()));
+            if !announced.contains(&path) {
+                let how = if trained_now { "trained" } else { "using" };
+                progress.suspend(|| eprintln!("model: {how} {} ({})", spec.name(), path.display()));
+            }
             open_vectorized(&path, spec.name(), seed)
         }
         ModelSpec::Checkpoint { path } if is_vectorized(path)? => {

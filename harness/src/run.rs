@@ -25,7 +25,7 @@ use crate::candidates::{
 };
 use crate::comparison::stream_seed;
 use crate::protocol::{Benchmark, LayerScores, PreparedBenchmark, ProtocolSettings};
-use crate::run_config::RunConfig;
+use crate::run_config::{ModelSpec, RunConfig};
 use crate::run_dir::{RdmFigure, RdmFigures, RunOutputs};
 use crate::run_manifest::{self, BenchmarkRecord, MANIFEST_FORMAT, Machine, RunManifest};
 use crate::scoring::{Neural, NeuralData, subset_features};
@@ -202,11 +202,18 @@ fn open_candidates(
     );
     let mut jobs = vec![];
     for (i, &(m, seed)) in plan.instances.iter().enumerate() {
-        if let Some(request) = zoo_request(&config.models[m], seed)
-            && plan.has_network(i)
-        {
+        let spec = &config.models[m];
+        if !plan.has_network(i) {
+            continue;
+        }
+        if let Some(request) = zoo_request(spec, seed) {
             let sets = training_sets.get(request.data)?;
-            jobs.push((zoo_cache::training_config(&request, &sets)?, sets));
+            let training = zoo_cache::training_config(&request, &sets)?;
+            jobs.push(zoo_cache::TrainingJob::Zoo(training, sets));
+        } else if let ModelSpec::Vectorized { dataset, .. } = spec {
+            let training = spec.vectorized_config(seed).expect("a vectorized entry")?;
+            let sets = training_sets.get(*dataset)?;
+            jobs.push(zoo_cache::TrainingJob::Vectorized(training, sets));
         }
     }
     let trained_now = zoo_cache::train_missing(zoo, &jobs, &train_bar)?;

@@ -147,29 +147,60 @@ fn trained_by_harness_train(zoo: &Path, config: &VectorTrainConfig) -> Result<Tr
     })
 }
 
+/// `config` with the normalisation of its data as measured on `sets`.
+fn normalized(config: &VectorTrainConfig, sets: &TrainingSets) -> VectorTrainConfig {
+    VectorTrainConfig {
+        normalization: sets.normalization.clone(),
+        ..config.clone()
+    }
+}
+
+/// The checkpoint of `config` (normalised) that the zoo holds: the one `harness train` wrote
+/// with this config, else the cache's; with what `harness train` left otherwise.
+fn cached(zoo: &Path, config: &VectorTrainConfig) -> Result<(Option<PathBuf>, TrainedBefore<()>)> {
+    let before = trained_by_harness_train(zoo, config)?;
+    if let TrainedBefore::Same(checkpoint, ()) = &before {
+        return Ok((Some(checkpoint.clone()), TrainedBefore::Nothing));
+    }
+    let checkpoint = cache_dir(zoo, config)?.join(CHECKPOINT);
+    Ok((checkpoint.is_file().then_some(checkpoint), before))
+}
+
+/// The cache folder `config` (its normalisation measured on `sets`) trains into when the zoo
+/// holds no network of it yet (saying why a network of its name there is not used); `None`
+/// when it does.
+pub fn missing(
+    zoo: &Path,
+    config: &VectorTrainConfig,
+    sets: &TrainingSets,
+    bar: &ProgressBar,
+) -> Result<Option<PathBuf>> {
+    let config = normalized(config, sets);
+    match cached(zoo, &config)? {
+        (Some(_), _) => Ok(None),
+        (None, before) => {
+            before.note_unused(bar);
+            Ok(Some(cache_dir(zoo, &config)?))
+        }
+    }
+}
+
 /// The checkpoint of `config` (its normalisation measured on `sets`): the one `harness train`
-/// wrote with this config, else the cache's, else trained now on all cores and cached; `true`
-/// with it when trained now.
+/// wrote with this config, else the cache's, else trained now on the threads it is given
+/// and cached; `true` with it when trained now.
 pub fn trained(
     zoo: &Path,
     config: &VectorTrainConfig,
     sets: &TrainingSets,
     bar: &ProgressBar,
 ) -> Result<(PathBuf, bool)> {
-    let config = VectorTrainConfig {
-        normalization: sets.normalization.clone(),
-        ..config.clone()
-    };
-    let before = trained_by_harness_train(zoo, &config)?;
-    if let TrainedBefore::Same(checkpoint, ()) = before {
+    let config = normalized(config, sets);
+    let (found, before) = cached(zoo, &config)?;
+    if let Some(checkpoint) = found {
         return Ok((checkpoint, false));
     }
     let dir = cache_dir(zoo, &config)?;
     let checkpoint = dir.join(CHECKPOINT);
-    if checkpoint.is_file() {
-        return Ok((checkpoint, false));
-    }
-    before.note_unused(bar);
     // Processes sharing the zoo train each network once: the first takes the folder's lock,
     // the others wait for its checkpoint.
     let key = dir.strip_prefix(zoo).unwrap_or(&dir).to_path_buf();
@@ -177,6 +208,8 @@ pub fn trained(
     if checkpoint.is_file() {
         return Ok((checkpoint, false));
     }
+    // (Why a network of its name was not used: said when the run looked for missing ones.)
+    drop(before);
     let name = display_name(&config);
     bar.set_message(format!("training {name}"));
     // An interrupted run continues from its last epoch.

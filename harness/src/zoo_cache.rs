@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use indicatif::ProgressBar;
+use model_zoo::vectorized::VectorTrainConfig;
 use model_zoo::{Network, Preset, Rule, TrainConfig, TrainingData};
 use sha2::{Digest, Sha256};
 
@@ -231,8 +232,87 @@ fn zoo_network(
     })
 }
 
-/// Trains every config of `jobs` that the zoo does not hold yet (neither in its cache nor as
-/// `harness train` wrote it), several side by side: on a
+/// A network a run needs trained: a zoo network or a VNN.
+pub enum TrainingJob {
+    /// A zoo network's config and its training data.
+    Zoo(TrainConfig, Arc<TrainingSets>),
+    /// A VNN's config (normalisation from its data) and its training data.
+    Vectorized(VectorTrainConfig, Arc<TrainingSets>),
+}
+
+/// Steps of a VNN convnet relative to the zoo convnet's backprop steps (CIFAR-10, one core:
+/// about 450 s against 85 s per epoch), for ordering only.
+const VNN_CNN_STEP_COST: f64 = 5.0;
+
+impl TrainingJob {
+    /// The cache folder it trains into when neither the cache nor a `harness train` folder
+    /// holds its network yet (saying why a network of its name there is not used); `None`
+    /// when one does.
+    fn missing(&self, zoo: &Path, bar: &ProgressBar) -> Result<Option<PathBuf>> {
+        match self {
+            TrainingJob::Zoo(config, _) => {
+                let before = trained_by_harness_train(zoo, config)?;
+                if matches!(before, TrainedBefore::Same(..)) {
+                    return Ok(None);
+                }
+                let dir = cache_dir(zoo, config)?;
+                if dir.join(CHECKPOINT).is_file() {
+                    return Ok(None);
+                }
+                before.note_unused(bar);
+                Ok(Some(dir))
+            }
+            TrainingJob::Vectorized(config, sets) => {
+                crate::vectorized_zoo::missing(zoo, config, sets, bar)
+            }
+        }
+    }
+
+    /// Trains (or, if another process sharing the zoo has meanwhile, finds) its network:
+    /// its name and checkpoint, with whether this call trained it.
+    fn train(&self, zoo: &Path, bar: &ProgressBar) -> Result<(String, PathBuf, bool)> {
+        match self {
+            TrainingJob::Zoo(config, sets) => {
+                let network = trained(zoo, config, sets, bar)?;
+                let checkpoint = network.checkpoint.expect("trained networks have one");
+                Ok((network.name, checkpoint, network.trained_now))
+            }
+            TrainingJob::Vectorized(config, sets) => {
+                let (checkpoint, now) = crate::vectorized_zoo::trained(zoo, config, sets, bar)?;
+                Ok((crate::vectorized_zoo::display_name(config), checkpoint, now))
+            }
+        }
+    }
+
+    /// Whether it trains on one core beside others: zoo networks and VNN convnets (whose steps
+    /// gain little from a second core: about 7.5 min per CIFAR-10 epoch pinned to one core
+    /// beside another run, 7 min alone on both); VNN MLPs train on all cores after them.
+    fn side_by_side(&self) -> bool {
+        match self {
+            TrainingJob::Zoo(..) => true,
+            TrainingJob::Vectorized(config, _) => !config.stages.is_empty(),
+        }
+    }
+
+    /// Rough relative training time (for ordering only): steps times the relative cost of a
+    /// step.
+    fn relative_cost(&self) -> f64 {
+        let (per_step, epochs, steps) = match self {
+            TrainingJob::Zoo(config, _) => (
+                config.rule.rule().relative_cost(),
+                config.epochs,
+                config.max_steps_per_epoch,
+            ),
+            TrainingJob::Vectorized(config, _) => {
+                (VNN_CNN_STEP_COST, config.epochs, config.max_steps_per_epoch)
+            }
+        };
+        per_step * (epochs * steps.unwrap_or(400)) as f64
+    }
+}
+
+/// Trains every network of `jobs` that the zoo does not hold yet (neither in its cache nor as
+/// `harness train` wrote it), several side by side (VNN MLPs after them, on all cores): on a
 /// machine with c cores, up to c networks train at once, each on one thread (OpenBLAS and
 /// rayon single-threaded for the duration). One network's batches of 128 leave a second core
 /// half idle (its threads wait on each other: 1.5x faster on 2 cores than on 1), so two
@@ -246,53 +326,47 @@ fn zoo_network(
 /// not promise this: a 1024-wide MLP's products round differently on 1 and 2 threads there,
 /// and with its Haswell kernels (measured on an AMD EPYC) every product of the convnet does.
 /// So a zoo folder holds whichever run trained its config first.
-pub fn train_missing(
-    zoo: &Path,
-    jobs: &[(TrainConfig, Arc<TrainingSets>)],
-    bar: &ProgressBar,
-) -> Result<Vec<PathBuf>> {
+pub fn train_missing(zoo: &Path, jobs: &[TrainingJob], bar: &ProgressBar) -> Result<Vec<PathBuf>> {
     let mut missing = vec![];
     let mut folders = vec![];
     for job in jobs {
-        let before = trained_by_harness_train(zoo, &job.0)?;
-        if matches!(before, TrainedBefore::Same(..)) {
-            continue;
-        }
-        let dir = cache_dir(zoo, &job.0)?;
-        if !dir.join(CHECKPOINT).is_file() && !folders.contains(&dir) {
-            before.note_unused(bar);
+        if let Some(dir) = job.missing(zoo, bar)?
+            && !folders.contains(&dir)
+        {
             folders.push(dir);
             missing.push(job);
         }
     }
     let done = Mutex::new(vec![]);
-    let train = |config: &TrainConfig, sets: &TrainingSets| -> Result<()> {
-        let network = trained(zoo, config, sets, bar)?;
+    let train = |job: &TrainingJob| -> Result<()> {
+        let (name, path, trained_now) = job.train(zoo, bar)?;
         // (Another process sharing the zoo may have trained it meanwhile: not announced.)
-        if let Some(path) = network.checkpoint.filter(|_| network.trained_now) {
-            bar.suspend(|| eprintln!("model: trained {} ({})", network.name, path.display()));
+        if trained_now {
+            bar.suspend(|| eprintln!("model: trained {name} ({})", path.display()));
             done.lock().expect("no thread panics holding it").push(path);
         }
         Ok(())
     };
+    let (mut side_by_side, all_cores): (Vec<&TrainingJob>, Vec<&TrainingJob>) =
+        missing.into_iter().partition(|job| job.side_by_side());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers = cores.min(missing.len());
+    let workers = cores.min(side_by_side.len());
     if workers <= 1 {
-        for (config, sets) in missing {
-            train(config, sets)?;
+        for job in side_by_side.into_iter().chain(all_cores) {
+            train(job)?;
         }
         return Ok(done.into_inner().expect("no thread panicked"));
     }
-    missing.sort_by(|a, b| relative_cost(&b.0).total_cmp(&relative_cost(&a.0)));
+    side_by_side.sort_by(|a, b| b.relative_cost().total_cmp(&a.relative_cost()));
     bar.suspend(|| {
         eprintln!(
             "training {} networks, {workers} at a time on one core each",
-            missing.len()
+            side_by_side.len()
         )
     });
-    let queue = Mutex::new(missing.into_iter());
+    let queue = Mutex::new(side_by_side.into_iter());
     let failed = AtomicBool::new(false);
-    let _blas = model_zoo::blas_threads::SingleThreadedBlas::new();
+    let blas = model_zoo::blas_threads::SingleThreadedBlas::new();
     let outcomes: Vec<Result<()>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
@@ -301,8 +375,8 @@ pub fn train_missing(
                     pool.install(|| {
                         while !failed.load(Ordering::Relaxed) {
                             let next = queue.lock().expect("no thread panics holding it").next();
-                            let Some((config, sets)) = next else { break };
-                            if let Err(e) = train(config, sets) {
+                            let Some(job) = next else { break };
+                            if let Err(e) = train(job) {
                                 failed.store(true, Ordering::Relaxed);
                                 return Err(e);
                             }
@@ -321,15 +395,12 @@ pub fn train_missing(
             .collect()
     });
     outcomes.into_iter().collect::<Result<()>>()?;
+    // OpenBLAS on all its threads again.
+    drop(blas);
+    for job in all_cores {
+        train(job)?;
+    }
     Ok(done.into_inner().expect("no thread panicked"))
-}
-
-/// Rough relative training time of a config (for ordering only): steps times the relative
-/// cost of a step of its rule.
-fn relative_cost(config: &TrainConfig) -> f64 {
-    let per_step = config.rule.rule().relative_cost();
-    let steps = config.epochs * config.max_steps_per_epoch.unwrap_or(400);
-    per_step * steps as f64
 }
 
 /// The untrained baseline of a config's architecture: the initial weights training with its
@@ -422,7 +493,7 @@ mod tests {
             ..DfcOptions::default()
         };
         let sets = synthetic_sets();
-        let jobs: Vec<(TrainConfig, Arc<TrainingSets>)> = [
+        let mut jobs: Vec<TrainingJob> = [
             RuleConfig::Bp,
             RuleConfig::Nc(Default::default()),
             RuleConfig::Nmnc(ManifoldOptions {
@@ -432,8 +503,31 @@ mod tests {
             RuleConfig::Dfc(dfc),
         ]
         .into_iter()
-        .map(|rule| (config(rule), sets.clone()))
+        .map(|rule| TrainingJob::Zoo(config(rule), sets.clone()))
         .collect();
+        // A VNN convnet trains side by side too.
+        let vnn = VectorTrainConfig {
+            stages: vec![model_zoo::architecture::ConvStage {
+                channels: 4,
+                kernel: 3,
+                padding: 1,
+            }],
+            hidden: vec![8],
+            batch_size: 32,
+            epochs: 1,
+            max_steps_per_epoch: Some(3),
+            alignment_every: 2,
+            ..VectorTrainConfig::mlp_default(model_zoo::vectorized::VectorRule::Gevb, 1, 3)
+        };
+        jobs.push(TrainingJob::Vectorized(vnn, sets.clone()));
+        let folder = |zoo: &Path, job: &TrainingJob| match job {
+            TrainingJob::Zoo(config, _) => cache_dir(zoo, config).unwrap(),
+            TrainingJob::Vectorized(config, sets) => {
+                crate::vectorized_zoo::missing(zoo, config, sets, &ProgressBar::hidden())
+                    .unwrap()
+                    .unwrap_or_else(|| zoo.join("(cached)"))
+            }
+        };
         let bar = ProgressBar::hidden();
         // Alone, one after the other: on one thread as side by side, and on all cores.
         let alone_one_thread = tempfile::tempdir().unwrap();
@@ -444,36 +538,47 @@ mod tests {
                 .build()
                 .unwrap();
             pool.install(|| {
-                for (config, sets) in &jobs {
-                    trained(alone_one_thread.path(), config, sets, &bar).unwrap();
+                for job in &jobs {
+                    job.train(alone_one_thread.path(), &bar).unwrap();
                 }
             });
         }
         let alone_all_cores = tempfile::tempdir().unwrap();
-        for (config, sets) in &jobs {
-            trained(alone_all_cores.path(), config, sets, &bar).unwrap();
+        for job in &jobs {
+            job.train(alone_all_cores.path(), &bar).unwrap();
         }
         let side_by_side = tempfile::tempdir().unwrap();
+        // The folders each job will train into, before they hold anything.
+        let folders: Vec<PathBuf> = jobs
+            .iter()
+            .map(|job| folder(side_by_side.path(), job))
+            .collect();
         let written = train_missing(side_by_side.path(), &jobs, &bar).unwrap();
         assert_eq!(written.len(), jobs.len());
+        for (folder, written) in folders.iter().zip(&written) {
+            assert!(written.starts_with(side_by_side.path()), "{written:?}");
+            assert!(
+                folders.contains(&written.parent().unwrap().to_path_buf()),
+                "{folder:?}"
+            );
+        }
         // Whether OpenBLAS's products round the same on one thread and on several depends on
         // the CPU's kernels (the same on Cooper Lake's, not on Haswell's: README, "Time of the
         // default run"); where they do, all-core training gives the same weights too.
         let blas_independent_of_threads = sgemm_is_thread_independent();
-        for (config, _) in &jobs {
-            let read = |zoo: &Path| {
-                std::fs::read(cache_dir(zoo, config).unwrap().join(CHECKPOINT)).unwrap()
-            };
+        for (job, folder) in jobs.iter().zip(&folders) {
+            let name = folder.file_name().unwrap().to_string_lossy();
+            let in_zoo = |zoo: &Path| zoo.join(folder.strip_prefix(side_by_side.path()).unwrap());
+            let read = |zoo: &Path| std::fs::read(in_zoo(zoo).join(CHECKPOINT)).unwrap();
             assert!(
                 read(alone_one_thread.path()) == read(side_by_side.path()),
-                "{} differs",
-                config.rule.name()
+                "{name} differs"
             );
-            if blas_independent_of_threads {
+            // (The VNN's products are not among those checked for thread independence.)
+            if blas_independent_of_threads && matches!(job, TrainingJob::Zoo(..)) {
                 assert!(
                     read(alone_all_cores.path()) == read(side_by_side.path()),
-                    "{} differs on all cores",
-                    config.rule.name()
+                    "{name} differs on all cores"
                 );
             }
         }
