@@ -195,8 +195,8 @@ pub fn trained(
     bar: &ProgressBar,
 ) -> Result<(PathBuf, bool)> {
     let config = normalized(config, sets);
-    let (found, before) = cached(zoo, &config)?;
-    if let Some(checkpoint) = found {
+    // (Why a network of its name was not used is said when the run looks for missing ones.)
+    if let (Some(checkpoint), _) = cached(zoo, &config)? {
         return Ok((checkpoint, false));
     }
     let dir = cache_dir(zoo, &config)?;
@@ -208,8 +208,6 @@ pub fn trained(
     if checkpoint.is_file() {
         return Ok((checkpoint, false));
     }
-    // (Why a network of its name was not used: said when the run looked for missing ones.)
-    drop(before);
     let name = display_name(&config);
     bar.set_message(format!("training {name}"));
     // An interrupted run continues from its last epoch.
