@@ -15,7 +15,7 @@ use model_zoo::{Augmentation, LrSchedule, OptimizerConfig, TrainingData};
 use sha2::{Digest, Sha256};
 
 use crate::training_data::TrainingSets;
-use crate::zoo_cache::TrainedBefore;
+use crate::zoo_cache::{TrainedBefore, TrainingLog};
 
 /// The architecture names: a VNN MLP, a VNN convnet.
 pub const ARCHS: [&str; 2] = ["vnn-mlp", "vnn-cnn"];
@@ -209,12 +209,13 @@ pub fn trained(
         return Ok((checkpoint, false));
     }
     let name = display_name(&config);
-    bar.set_message(format!("training {name}"));
     // An interrupted run continues from its last epoch.
     let state = dir.join(model_zoo::resume::STATE_FILE);
-    let trained =
-        train_vectorized_resumable(&config, &sets.train, &sets.test, &state, |_| bar.tick())
-            .with_context(|| format!("training {name}"))?;
+    let log = TrainingLog::start(bar, &name, config.seed, config.epochs, &dir, &state);
+    let trained = train_vectorized_resumable(&config, &sets.train, &sets.test, &state, |e| {
+        log.epoch(&e.record)
+    })
+    .with_context(|| format!("training {name}"))?;
     save_vectorized(&checkpoint, &trained.net, &config)?;
     std::fs::remove_file(&state).with_context(|| format!("removing {}", state.display()))?;
     Ok((checkpoint, true))

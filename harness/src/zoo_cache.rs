@@ -80,6 +80,57 @@ pub fn display_name(rule: &str, config: &TrainConfig) -> String {
     )
 }
 
+/// The log of one network's training inside a run (a line when it starts and one per epoch),
+/// so a run that trains for hours says what it is doing where no progress bar shows.
+pub(crate) struct TrainingLog<'a> {
+    bar: &'a ProgressBar,
+    /// e.g. `bp-cifar-cnn seed 2`.
+    label: String,
+    epochs: usize,
+}
+
+impl<'a> TrainingLog<'a> {
+    /// Announces the training of `name` with `seed` for `epochs` into `dir`, continuing a
+    /// stopped run when `state` (its training-state file) is there.
+    pub(crate) fn start(
+        bar: &'a ProgressBar,
+        name: &str,
+        seed: u64,
+        epochs: usize,
+        dir: &Path,
+        state: &Path,
+    ) -> Self {
+        let label = format!("{name} seed {seed}");
+        let resuming = if state.is_file() {
+            ", continuing a stopped run"
+        } else {
+            ""
+        };
+        bar.set_message(format!("training {label}"));
+        bar.suspend(|| {
+            eprintln!(
+                "model: training {label} ({epochs} epochs{resuming}) into {}",
+                dir.display()
+            )
+        });
+        TrainingLog { bar, label, epochs }
+    }
+
+    /// One finished epoch.
+    pub(crate) fn epoch(&self, record: &model_zoo::EpochRecord) {
+        self.bar.suspend(|| {
+            eprintln!(
+                "model: {} epoch {}/{}: test accuracy {:.1} %",
+                self.label,
+                record.epoch,
+                self.epochs,
+                100.0 * record.test_accuracy
+            )
+        });
+        self.bar.tick();
+    }
+}
+
 /// `<rule>-<data>-<arch>-s<seed>`, e.g. `bp-cifar-cnn-s1`: the name `harness train` gives a
 /// network and its folder in the zoo.
 pub fn seeded_name(config: &TrainConfig) -> String {
@@ -192,12 +243,14 @@ pub fn trained(
         Some(brain_data::CacheLock::acquire(zoo, key)?)
     };
     if !checkpoint.is_file() {
-        bar.set_message(format!("training {name}"));
         // Saved after every epoch, so a stopped run continues where it was.
         let state = dir.join(model_zoo::resume::STATE_FILE);
+        let log = TrainingLog::start(bar, &name, config.seed, config.epochs, &dir, &state);
         let trained =
-            model_zoo::train_resumable(config, &sets.train, &sets.test, &state, |_, _| bar.tick())
-                .with_context(|| format!("training {name}"))?;
+            model_zoo::train_resumable(config, &sets.train, &sets.test, &state, |r, _| {
+                log.epoch(r)
+            })
+            .with_context(|| format!("training {name}"))?;
         model_zoo::checkpoint::save(&checkpoint, &trained.net, config)?;
         std::fs::remove_file(&state).with_context(|| format!("removing {}", state.display()))?;
         trained_now = true;
@@ -352,6 +405,11 @@ pub fn train_missing(zoo: &Path, jobs: &[TrainingJob], bar: &ProgressBar) -> Res
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers = cores.min(side_by_side.len());
     if workers <= 1 {
+        match side_by_side.len() + all_cores.len() {
+            0 => {}
+            1 => bar.suspend(|| eprintln!("training 1 network")),
+            count => bar.suspend(|| eprintln!("training {count} networks, one after another")),
+        }
         for job in side_by_side.into_iter().chain(all_cores) {
             train(job)?;
         }

@@ -755,6 +755,28 @@ fn a_vectorized_run_entry_trains_once_and_is_reused() {
     let (net, training) = model_zoo::vectorized::load_vectorized(&checkpoint).unwrap();
     assert_eq!(training.seed, 3);
     assert_eq!(training.rule, model_zoo::vectorized::VectorRule::Gevb);
+    // The log says what it trains, where, and each epoch's test accuracy.
+    let epochs = training.epochs;
+    assert!(
+        first.contains(&format!(
+            "model: training gevb-fmnist-vnn-mlp seed 3 ({epochs} epochs) into {}\n",
+            folders[0].display()
+        )),
+        "{first}"
+    );
+    assert_eq!(
+        first
+            .matches("model: gevb-fmnist-vnn-mlp seed 3 epoch ")
+            .count(),
+        epochs,
+        "{first}"
+    );
+    assert!(
+        first.contains(&format!(
+            "model: gevb-fmnist-vnn-mlp seed 3 epoch {epochs}/{epochs}: test accuracy "
+        )),
+        "{first}"
+    );
     // Fashion-MNIST is shown as [0, 1] intensities, as to the scalar zoo (CIFAR-10 is
     // standardised by its training set's channel statistics, recorded in the config).
     assert!(training.normalization.is_none());
@@ -890,8 +912,19 @@ fn networks_harness_train_wrote_with_the_same_config_are_used_as_they_are() {
         )),
         "{log}"
     );
-    // Only the seed-4 and seed-5 networks were trained, into the run's cache.
+    // Only the seed-4 and seed-5 networks were trained, into the run's cache, each announced
+    // (one after another on one core, side by side on more).
     assert_eq!(log.matches("model: trained").count(), 2, "{log}");
+    assert!(log.contains("training 2 networks, "), "{log}");
+    for seed in [4, 5] {
+        assert_eq!(
+            log.matches(&format!("model: training fa-fmnist-mlp seed {seed} ("))
+                .count(),
+            1,
+            "{log}"
+        );
+    }
+    assert!(!log.contains("continuing a stopped run"), "{log}");
     let mut seeds: Vec<u64> = std::fs::read_dir(zoo.join("by-config"))
         .unwrap()
         .map(|e| {
@@ -909,4 +942,101 @@ fn networks_harness_train_wrote_with_the_same_config_are_used_as_they_are() {
         std::fs::read(unfinished.join(model_zoo::resume::STATE_FILE)).unwrap(),
         b"state"
     );
+}
+
+#[test]
+fn a_stopped_scoring_run_continues_its_training_from_the_last_epoch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let config = tmp.path().join("run.yaml");
+    std::fs::write(
+        &config,
+        "models:\n  - {kind: zoo, rule: fa, arch: mlp, dataset: fashion-mnist, epochs: 3, seeds: [2]}\nbenchmarks: [kiani2007.IT-rsa]\n",
+    )
+    .unwrap();
+    let args = |name: &str| -> Vec<String> {
+        let zoo = tmp.path().join(name).join("zoo");
+        let out = tmp.path().join(name).join("out");
+        ["score", "--config", config.to_str().unwrap()]
+            .into_iter()
+            .map(String::from)
+            .chain(["--zoo".into(), zoo.to_str().unwrap().into()])
+            .chain(["--out".into(), out.to_str().unwrap().into()])
+            .collect()
+    };
+    let whole = offline(&as_strs(&args("whole")), &cache);
+    ok(&whole);
+
+    // Killed (SIGKILL) as soon as its network's first epoch is saved.
+    let stopped = args("stopped");
+    let by_config = tmp.path().join("stopped/zoo/by-config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(&stopped)
+        .args(["--offline", "--data-dir", cache.to_str().unwrap()])
+        .env("CORTEXBENCH_MIRROR", mirror())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let state = loop {
+        let saved = std::fs::read_dir(&by_config).ok().and_then(|folders| {
+            folders
+                .map(|f| f.unwrap().path().join(model_zoo::resume::STATE_FILE))
+                .find(|state| state.is_file())
+        });
+        if let Some(state) = saved {
+            break state;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before its first epoch was seen"
+        );
+        assert!(
+            started.elapsed().as_secs() < 300,
+            "no training state after 300 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let folder = state.parent().unwrap();
+    assert!(!folder.join("model.safetensors").exists());
+
+    let resumed = offline(&as_strs(&stopped), &cache);
+    ok(&resumed);
+    let log = String::from_utf8_lossy(&resumed.stderr);
+    assert!(
+        log.contains(&format!(
+            "model: training fa-fmnist-mlp seed 2 (3 epochs, continuing a stopped run) into {}\n",
+            folder.display()
+        )),
+        "{log}"
+    );
+    // Only the epochs after the saved one run again.
+    assert!(!log.contains("seed 2 epoch 1/3"), "{log}");
+    assert!(log.contains("seed 2 epoch 3/3: test accuracy "), "{log}");
+    let whole_folder = tmp
+        .path()
+        .join("whole/zoo/by-config")
+        .join(folder.file_name().unwrap());
+    let load = |d: &Path| model_zoo::checkpoint::load(&d.join("model.safetensors")).unwrap();
+    assert_eq!(
+        load(folder),
+        load(&whole_folder),
+        "same weights as the run that never stopped"
+    );
+    assert_eq!(
+        rows(&tmp.path().join("whole/out"))
+            .iter()
+            .map(|r| r.raw)
+            .collect::<Vec<_>>(),
+        rows(&tmp.path().join("stopped/out"))
+            .iter()
+            .map(|r| r.raw)
+            .collect::<Vec<_>>(),
+    );
+}
+
+fn as_strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }
