@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{mirror, offline, ok};
+use support::{mirror, offline, ok, wait_while_running};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -977,26 +977,12 @@ fn a_stopped_scoring_run_continues_its_training_from_the_last_epoch() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    let state = loop {
-        let saved = std::fs::read_dir(&by_config).ok().and_then(|folders| {
-            folders
-                .map(|f| f.unwrap().path().join(model_zoo::resume::STATE_FILE))
-                .find(|state| state.is_file())
-        });
-        if let Some(state) = saved {
-            break state;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "finished before its first epoch was seen"
-        );
-        assert!(
-            started.elapsed().as_secs() < 300,
-            "no training state after 300 s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    };
+    let state = wait_while_running(&mut child, || {
+        let folders = std::fs::read_dir(&by_config).ok()?;
+        folders
+            .map(|f| f.unwrap().path().join(model_zoo::resume::STATE_FILE))
+            .find(|state| state.is_file())
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     let folder = state.parent().unwrap();

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{harness, walk};
+use support::{harness, wait_while_running, walk};
 
 use std::process::Command;
 
@@ -213,18 +213,7 @@ fn a_killed_training_run_continues_from_its_last_epoch_to_the_same_network() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    while !state.exists() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "finished before its first epoch was seen"
-        );
-        assert!(
-            started.elapsed().as_secs() < 300,
-            "no training state after 300 s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    wait_while_running(&mut child, || state.exists().then_some(()));
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(!dir.join("model.safetensors").exists());

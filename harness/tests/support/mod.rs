@@ -90,3 +90,23 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     found
 }
+
+/// Polls (every 5 ms, up to 300 s) until `found` returns something, failing if `child` exits
+/// first: e.g. until a training run has saved its first epoch, to kill it there.
+pub fn wait_while_running<T>(
+    child: &mut std::process::Child,
+    mut found: impl FnMut() -> Option<T>,
+) -> T {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(it) = found() {
+            return it;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before what it waited for was seen"
+        );
+        assert!(started.elapsed().as_secs() < 300, "not seen after 300 s");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
