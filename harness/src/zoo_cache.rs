@@ -347,6 +347,14 @@ impl TrainingJob {
         }
     }
 
+    /// The seed it trains with.
+    fn seed(&self) -> u64 {
+        match self {
+            TrainingJob::Zoo(config, _) => config.seed,
+            TrainingJob::Vectorized(config, _) => config.seed,
+        }
+    }
+
     /// Rough relative training time (for ordering only): steps times the relative cost of a
     /// step.
     fn relative_cost(&self) -> f64 {
@@ -395,7 +403,8 @@ pub fn train_missing(zoo: &Path, jobs: &[TrainingJob], bar: &ProgressBar) -> Res
         let (name, path, trained_now) = job.train(zoo, bar)?;
         // (Another process sharing the zoo may have trained it meanwhile: not announced.)
         if trained_now {
-            bar.suspend(|| eprintln!("model: trained {name} ({})", path.display()));
+            let seed = job.seed();
+            bar.suspend(|| eprintln!("model: trained {name} seed {seed} ({})", path.display()));
             done.lock().expect("no thread panics holding it").push(path);
         }
         Ok(())
@@ -416,9 +425,14 @@ pub fn train_missing(zoo: &Path, jobs: &[TrainingJob], bar: &ProgressBar) -> Res
         return Ok(done.into_inner().expect("no thread panicked"));
     }
     side_by_side.sort_by(|a, b| b.relative_cost().total_cmp(&a.relative_cost()));
+    let after = match all_cores.len() {
+        0 => String::new(),
+        1 => ", then 1 on all cores".to_string(),
+        count => format!(", then {count} one after another on all cores"),
+    };
     bar.suspend(|| {
         eprintln!(
-            "training {} networks, {workers} at a time on one core each",
+            "training {} networks, {workers} at a time on one core each{after}",
             side_by_side.len()
         )
     });

@@ -741,7 +741,7 @@ fn a_vectorized_run_entry_trains_once_and_is_reused() {
     };
     let first = stderr(run(&tmp.path().join("first")));
     assert!(
-        first.contains("model: trained gevb-fmnist-vnn-mlp"),
+        first.contains("model: trained gevb-fmnist-vnn-mlp seed 3 ("),
         "{first}"
     );
     let folders: Vec<_> = std::fs::read_dir(cache.join("zoo").join("by-config"))
@@ -919,6 +919,12 @@ fn networks_harness_train_wrote_with_the_same_config_are_used_as_they_are() {
     for seed in [4, 5] {
         assert_eq!(
             log.matches(&format!("model: training fa-fmnist-mlp seed {seed} ("))
+                .count(),
+            1,
+            "{log}"
+        );
+        assert_eq!(
+            log.matches(&format!("model: trained fa-fmnist-mlp seed {seed} ("))
                 .count(),
             1,
             "{log}"
