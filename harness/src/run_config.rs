@@ -232,9 +232,10 @@ pub struct RunConfig {
 }
 
 /// How the leaderboard's intervals and pairwise tests are computed (seeded by the run's
-/// `seed`; see `harness::comparison`).
+/// `seed`; see `harness::comparison`). A config may set either field alone; without
+/// `resamples` a run gets [`StatisticsConfig::resamples_for`] its models.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct StatisticsConfig {
     /// Bootstrap resamples per benchmark (shared by every model of the benchmark).
     pub resamples: usize,
@@ -243,7 +244,7 @@ pub struct StatisticsConfig {
 }
 
 impl StatisticsConfig {
-    /// The resamples of a config that does not set them, and the least the default run uses.
+    /// The least resamples a run gets when its config does not set them.
     pub const DEFAULT_RESAMPLES: usize = 1000;
 
     /// The fewest bootstrap resamples B with which a pairwise test among `models` leaderboard
@@ -275,6 +276,16 @@ impl Default for StatisticsConfig {
             confidence: 0.95,
         }
     }
+}
+
+/// Whether a run config's YAML (already parsed as one) sets `statistics.resamples`.
+fn sets_resamples(text: &str) -> bool {
+    serde_norway::from_str::<serde_norway::Value>(text).is_ok_and(|value| {
+        value
+            .get("statistics")
+            .and_then(|statistics| statistics.get("resamples"))
+            .is_some()
+    })
 }
 
 /// The training seeds of the default run's zoo networks and untrained baselines.
@@ -417,8 +428,11 @@ impl RunConfig {
 
     /// Reads and validates a run config from YAML text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<RunConfig> {
-        let config: RunConfig = serde_norway::from_str(text)
+        let mut config: RunConfig = serde_norway::from_str(text)
             .with_context(|| format!("{}: not a valid run config", origin.display()))?;
+        if !sets_resamples(text) {
+            config.statistics.resamples = config.statistics.resamples_for(config.models.len());
+        }
         config
             .validate()
             .with_context(|| format!("{}: invalid run config", origin.display()))?;
@@ -574,10 +588,11 @@ impl RunConfig {
 mod tests {
     use super::*;
 
+    /// The run config of `models` (and any top-level keys after them), read as a file is,
+    /// its error with every context.
     fn config(models: &str) -> Result<RunConfig> {
-        let config: RunConfig = serde_norway::from_str(&format!("models:\n{models}"))?;
-        config.validate()?;
-        Ok(config)
+        RunConfig::parse(&format!("models:\n{models}"), Path::new("run.yaml"))
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
     }
 
     #[test]
@@ -724,12 +739,26 @@ mod tests {
         let eleven: String = (0..11)
             .map(|i| format!("  - {{kind: onnx, path: m{i}.onnx}}\n"))
             .collect();
-        let err = config(&eleven).unwrap_err().to_string();
+        // A config that sets no resamples gets enough for its models, as the default run does;
+        // one that sets too few is refused, saying how many would do.
+        assert_eq!(config(&eleven).unwrap().statistics, stats_with(2000, 0.95));
+        let err = config(&format!("{eleven}statistics: {{resamples: 1000}}\n"))
+            .unwrap_err()
+            .to_string();
         let fewest = stats.fewest_resamples(11);
         assert!(
             err.contains("cannot resolve") && err.contains(&format!("at least {fewest}")),
             "{err}"
         );
+        // Either field alone; the other keeps its default (a stricter level needs more).
+        let strict = config(&format!("{eleven}statistics: {{confidence: 0.99}}\n")).unwrap();
+        assert_eq!(
+            strict.statistics,
+            stats_with(stats_with(0, 0.99).resamples_for(11), 0.99)
+        );
+        assert!(strict.statistics.resamples > 2000);
+        let set = config(&format!("{eleven}statistics: {{resamples: 1500}}\n")).unwrap();
+        assert_eq!(set.statistics, stats_with(1500, 0.95));
         let mut c: RunConfig = serde_norway::from_str(&format!(
             "models:\n{eleven}statistics: {{resamples: {fewest}, confidence: 0.95}}\n"
         ))
@@ -741,6 +770,13 @@ mod tests {
         assert_eq!(default.models.len(), 12);
         assert_eq!(default.statistics.resamples, 2000);
         default.validate().unwrap();
+    }
+
+    fn stats_with(resamples: usize, confidence: f64) -> StatisticsConfig {
+        StatisticsConfig {
+            resamples,
+            confidence,
+        }
     }
 
     #[test]
